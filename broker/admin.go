@@ -1,0 +1,194 @@
+package broker
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/raft"
+	"github.com/hookq/hookq/storage"
+	pb "github.com/hookq/hookq/proto/raftcmd"
+)
+
+// QueueInfo is a queue's settings and stats (see storage.QueueInfo).
+type QueueInfo = storage.QueueInfo
+
+// Stats are a queue's counts at a moment.
+type Stats = storage.Stats
+
+// admin proposes one administrative op and returns its storage.Result.
+func (b *Broker) admin(ctx context.Context, op *pb.Op) (storage.Result, error) {
+	res, err := b.batcher.propose(ctx, op)
+	if err != nil {
+		return storage.Result{}, err
+	}
+	r := res.(storage.Result)
+	return r, r.Err
+}
+
+// PutQueue creates (created=true) or replaces a queue's settings.
+func (b *Broker) PutQueue(ctx context.Context, name string, cfg *pb.QueueConfig) (bool, error) {
+	r, err := b.admin(ctx, &pb.Op{Kind: &pb.Op_PutQueue{PutQueue: &pb.PutQueue{Name: name, Config: cfg}}})
+	return r.Created, err
+}
+
+// DeleteQueue drops a queue and its messages.
+func (b *Broker) DeleteQueue(ctx context.Context, name string) error {
+	_, err := b.admin(ctx, &pb.Op{Kind: &pb.Op_DeleteQueue{DeleteQueue: &pb.DeleteQueue{Name: name}}})
+	return err
+}
+
+// Queue reads one queue with stats as of now.
+func (b *Broker) Queue(name string) (QueueInfo, error) {
+	return b.store.Queue(name, time.Now().UnixNano())
+}
+
+// Queues lists every queue with stats as of now.
+func (b *Broker) Queues() ([]QueueInfo, error) { return b.store.Queues(time.Now().UnixNano()) }
+
+// PutSource creates or replaces a source.
+func (b *Broker) PutSource(ctx context.Context, name string, cfg *pb.SourceConfig) (bool, error) {
+	r, err := b.admin(ctx, &pb.Op{Kind: &pb.Op_PutSource{PutSource: &pb.PutSource{Name: name, Config: cfg}}})
+	return r.Created, err
+}
+
+// DeleteSource drops a source.
+func (b *Broker) DeleteSource(ctx context.Context, name string) error {
+	_, err := b.admin(ctx, &pb.Op{Kind: &pb.Op_DeleteSource{DeleteSource: &pb.DeleteSource{Name: name}}})
+	return err
+}
+
+// Source reads a source's config (secrets included: callers must not
+// return them over the API).
+func (b *Broker) Source(name string) (*pb.SourceConfig, error) { return b.store.Source(name) }
+
+// Sources lists every source config and their names in order.
+func (b *Broker) Sources() (map[string]*pb.SourceConfig, []string, error) { return b.store.Sources() }
+
+// CreateToken makes a new bearer token, stores only its SHA-256, and
+// returns the secret (shown once).
+func (b *Broker) CreateToken(ctx context.Context, name string, scopes []string) (string, error) {
+	raw := make([]byte, 24)
+	if _, err := rand.Read(raw); err != nil {
+		return "", fmt.Errorf("broker: random: %w", err)
+	}
+	secret := "hq_" + base64.RawURLEncoding.EncodeToString(raw)
+	return secret, b.PutTokenSecret(ctx, name, secret, scopes)
+}
+
+// PutTokenSecret stores a token with a known secret (the --dev token).
+func (b *Broker) PutTokenSecret(ctx context.Context, name, secret string, scopes []string) error {
+	sum := sha256.Sum256([]byte(secret))
+	_, err := b.admin(ctx, &pb.Op{Kind: &pb.Op_PutToken{PutToken: &pb.PutToken{
+		Token: &pb.TokenRecord{Name: name, Sha256: sum[:], Scopes: scopes},
+	}}})
+	return err
+}
+
+// Tokens lists tokens (names, scopes, creation; never secrets).
+func (b *Broker) Tokens() ([]*pb.TokenRecord, error) { return b.store.Tokens() }
+
+// DeleteToken revokes a token.
+func (b *Broker) DeleteToken(ctx context.Context, name string) error {
+	_, err := b.admin(ctx, &pb.Op{Kind: &pb.Op_DeleteToken{DeleteToken: &pb.DeleteToken{Name: name}}})
+	return err
+}
+
+// Authenticate finds the token with this secret.
+func (b *Broker) Authenticate(secret string) (*pb.TokenRecord, bool) {
+	return b.store.TokenBySecret(secret)
+}
+
+// Messages lists messages of q newest first (see storage.Store.Messages).
+func (b *Broker) Messages(q, state string, limit int, after string) ([]*pb.MessageRecord, string, error) {
+	return b.store.Messages(q, state, limit, after, time.Now().UnixNano())
+}
+
+// Message reads one message and its body.
+func (b *Broker) Message(q, id string) (*pb.MessageRecord, []byte, error) { return b.store.Message(q, id) }
+
+// Replay re-enqueues copies of messages q still holds: by id, or received
+// in [since, until) (zero times are unbounded).
+func (b *Broker) Replay(ctx context.Context, q string, ids []string, since, until time.Time) (int64, error) {
+	op := &pb.Replay{Queue: q, MessageIds: ids}
+	if !since.IsZero() {
+		op.SinceUnixNano = since.UnixNano()
+	}
+	if !until.IsZero() {
+		op.UntilUnixNano = until.UnixNano()
+	}
+	r, err := b.admin(ctx, &pb.Op{Kind: &pb.Op_Replay{Replay: op}})
+	return r.Count, err
+}
+
+// Redrive moves dead-lettered messages of a DLQ back to their origin.
+func (b *Broker) Redrive(ctx context.Context, dlq string, ids []string) (int64, error) {
+	r, err := b.admin(ctx, &pb.Op{Kind: &pb.Op_Redrive{Redrive: &pb.Redrive{Queue: dlq, MessageIds: ids}}})
+	return r.Count, err
+}
+
+// Purge removes every ready, delayed and in-flight message of q.
+func (b *Broker) Purge(ctx context.Context, q string) (int64, error) {
+	r, err := b.admin(ctx, &pb.Op{Kind: &pb.Op_Purge{Purge: &pb.Purge{Queue: q}}})
+	return r.Count, err
+}
+
+// NodeInfo describes one cluster member.
+type NodeInfo struct {
+	ID, RaftAddr, HTTPAddr, GRPCAddr string
+	Role                             string // voter | ingest
+	Suffrage                         string // voter | nonvoter | none
+	Healthy                          bool
+	AppliedIndex                     uint64
+}
+
+// ClusterInfo is the cluster as this node sees it.
+type ClusterInfo struct {
+	Leader string
+	Term   uint64
+	Nodes  []NodeInfo
+}
+
+// Cluster describes the cluster: the Raft configuration joined with the
+// node records of the replicated state.
+func (b *Broker) Cluster() (ClusterInfo, error) {
+	_, leaderID := b.raft.LeaderWithID()
+	info := ClusterInfo{Leader: string(leaderID), Term: b.raft.CurrentTerm()}
+	f := b.raft.GetConfiguration()
+	if err := f.Error(); err != nil {
+		return info, fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	records, err := b.store.Nodes()
+	if err != nil {
+		return info, err
+	}
+	byID := map[string]*pb.NodeRecord{}
+	for _, r := range records {
+		byID[r.Id] = r
+	}
+	for _, s := range f.Configuration().Servers {
+		n := NodeInfo{ID: string(s.ID), RaftAddr: string(s.Address), Role: "voter", Suffrage: "voter"}
+		if s.Suffrage != raft.Voter {
+			n.Suffrage = "nonvoter"
+		}
+		if r, ok := byID[n.ID]; ok {
+			n.HTTPAddr, n.GRPCAddr = r.HttpAddr, r.GrpcAddr
+			delete(byID, n.ID)
+		}
+		if n.ID == b.cfg.NodeID {
+			n.Healthy = true
+			n.AppliedIndex = b.raft.AppliedIndex()
+			n.HTTPAddr, n.GRPCAddr = b.cfg.HTTPAddr, b.cfg.GRPCAddr
+		}
+		info.Nodes = append(info.Nodes, n)
+	}
+	for _, r := range records {
+		if _, ok := byID[r.Id]; ok {
+			info.Nodes = append(info.Nodes, NodeInfo{ID: r.Id, RaftAddr: r.RaftAddr, HTTPAddr: r.HttpAddr, GRPCAddr: r.GrpcAddr, Role: r.Role, Suffrage: "none"})
+		}
+	}
+	return info, nil
+}

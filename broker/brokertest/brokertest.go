@@ -1,0 +1,78 @@
+// Package brokertest starts real single-node brokers for tests: real Raft
+// over TCP on 127.0.0.1, real Pebble and bbolt in a temporary directory.
+package brokertest
+
+import (
+	"net"
+	"testing"
+	"time"
+
+	"github.com/hookq/hookq/broker"
+	pb "github.com/hookq/hookq/proto/raftcmd"
+)
+
+// FreeAddr returns a 127.0.0.1 address with a port free at the time of
+// the call.
+func FreeAddr(tb testing.TB) string {
+	tb.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatalf("listen: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// MustOpen starts a single-voter node in a temporary directory and waits
+// until it leads; it is closed when the test ends.
+func MustOpen(tb testing.TB) *broker.Broker {
+	tb.Helper()
+	return MustOpenConfig(tb, broker.Config{NodeID: "n1", DataDir: tb.TempDir()})
+}
+
+// MustOpenConfig is MustOpen with a config (NodeID, DataDir and RaftAddr
+// filled when empty).
+func MustOpenConfig(tb testing.TB, cfg broker.Config) *broker.Broker {
+	tb.Helper()
+	if cfg.NodeID == "" {
+		cfg.NodeID = "n1"
+	}
+	if cfg.DataDir == "" {
+		cfg.DataDir = tb.TempDir()
+	}
+	if cfg.RaftAddr == "" {
+		cfg.RaftAddr = FreeAddr(tb)
+	}
+	b, err := broker.Open(cfg)
+	if err != nil {
+		tb.Fatalf("open broker: %v", err)
+	}
+	tb.Cleanup(func() { b.Close() })
+	WaitLeader(tb, b, 10*time.Second)
+	return b
+}
+
+// WaitLeader polls until b leads and serves reads, or fails the test.
+func WaitLeader(tb testing.TB, b *broker.Broker, timeout time.Duration) {
+	tb.Helper()
+	deadline := time.Now().Add(timeout)
+	for !b.IsLeader() {
+		if time.Now().After(deadline) {
+			tb.Fatalf("node %s did not become leader within %v", b.NodeID(), timeout)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// QueueConfig is the SPEC §3 default queue settings with a DLQ named
+// <name>.dlq.
+func QueueConfig(name string) *pb.QueueConfig {
+	return &pb.QueueConfig{
+		VisibilityTimeoutNanos: int64(30 * time.Second),
+		MaxAttempts:            5,
+		BackoffNanos:           []int64{int64(time.Second), int64(5 * time.Second), int64(30 * time.Second), int64(2 * time.Minute), int64(10 * time.Minute)},
+		DeadLetterQueue:        name + ".dlq",
+		RetentionNanos:         int64(24 * time.Hour),
+		MaxDepth:               1000000,
+	}
+}

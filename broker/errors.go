@@ -1,0 +1,28 @@
+package broker
+
+import (
+	"errors"
+
+	"github.com/hookq/hookq/storage"
+)
+
+// Errors of the broker. Domain errors are storage's own sentinels so
+// errors.Is works across the layers; callers need import only broker.
+var (
+	ErrNotLeader   = errors.New("broker: not leader")
+	ErrUnavailable = errors.New("broker: unavailable")
+	ErrClosed      = errors.New("broker: closed")
+	ErrBadRequest  = errors.New("broker: bad request")
+
+	ErrQueueNotFound    = storage.ErrQueueNotFound
+	ErrSourceNotFound   = storage.ErrSourceNotFound
+	ErrTokenNotFound    = storage.ErrTokenNotFound
+	ErrTokenExists      = storage.ErrTokenExists
+	ErrNodeNotFound     = storage.ErrNodeNotFound
+	ErrMessageNotFound  = storage.ErrMessageNotFound
+	ErrDeliveryNotFound = storage.ErrDeliveryNotFound
+	ErrLeaseExpired     = storage.ErrLeaseExpired
+	ErrQueueFull        = storage.ErrQueueFull
+	ErrNotDeadLetter    = storage.ErrNotDeadLetter
+	ErrBadCursor        = storage.ErrBadCursor
+)

@@ -1,0 +1,262 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	"github.com/hookq/hookq/raftfsm"
+	"github.com/hookq/hookq/storage"
+	pb "github.com/hookq/hookq/proto/raftcmd"
+	"go.etcd.io/bbolt"
+)
+
+// Broker is one running node.
+type Broker struct {
+	cfg       Config
+	store     *storage.Store
+	fsm       *raftfsm.FSM
+	raft      *raft.Raft
+	logs      *raftboltdb.BoltStore
+	transport *raft.NetworkTransport
+	batcher   *batcher
+	waiters   *waiters
+
+	// readable is set once this node, as leader, has applied everything
+	// committed before its term (Barrier), so local reads are current.
+	readable atomic.Bool
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	closed atomic.Bool
+}
+
+// Open starts a node: opens its stores, starts Raft, and bootstraps a new
+// cluster when the node has no state and is not waiting to join.
+func Open(cfg Config) (*Broker, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	b := &Broker{cfg: cfg, waiters: newWaiters()}
+	b.ctx, b.cancel = context.WithCancel(context.Background())
+	ok := false
+	defer func() {
+		if !ok {
+			b.closeStores()
+		}
+	}()
+
+	raftDir := filepath.Join(cfg.DataDir, "raft")
+	if err := os.MkdirAll(raftDir, 0o755); err != nil {
+		return nil, fmt.Errorf("broker: %w", err)
+	}
+	store, err := storage.Open(filepath.Join(cfg.DataDir, "fsm"))
+	if err != nil {
+		return nil, err
+	}
+	b.store = store
+	b.fsm = raftfsm.New(store, b.waiters.notify)
+
+	b.logs, err = raftboltdb.New(raftboltdb.Options{
+		Path:        filepath.Join(raftDir, "raft.db"),
+		BoltOptions: &bbolt.Options{Timeout: time.Second, NoFreelistSync: true, FreelistType: bbolt.FreelistMapType},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("broker: raft log: %w", err)
+	}
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(raftDir, 2, b.hclog("snapshots"))
+	if err != nil {
+		return nil, fmt.Errorf("broker: snapshots: %w", err)
+	}
+	addr, err := net.ResolveTCPAddr("tcp", cfg.RaftAddr)
+	if err != nil {
+		return nil, fmt.Errorf("broker: raft address %q: %w", cfg.RaftAddr, err)
+	}
+	b.transport, err = raft.NewTCPTransportWithLogger(cfg.RaftAddr, addr, 8, 10*time.Second, b.hclog("transport"))
+	if err != nil {
+		return nil, fmt.Errorf("broker: raft transport: %w", err)
+	}
+
+	rc := b.raftConfig()
+	hasState, err := raft.HasExistingState(b.logs, b.logs, snaps)
+	if err != nil {
+		return nil, fmt.Errorf("broker: %w", err)
+	}
+	if !hasState && !cfg.NoBootstrap {
+		if err := raft.BootstrapCluster(rc, b.logs, b.logs, snaps, b.transport, b.initialConfiguration()); err != nil {
+			return nil, fmt.Errorf("broker: bootstrap: %w", err)
+		}
+	}
+	b.raft, err = raft.NewRaft(rc, b.fsm, b.logs, b.logs, snaps, b.transport)
+	if err != nil {
+		return nil, fmt.Errorf("broker: raft: %w", err)
+	}
+	b.batcher = newBatcher(b)
+	b.wg.Add(2)
+	go b.batcher.run(b.ctx, &b.wg)
+	go b.watchLeadership(&b.wg)
+	ok = true
+	return b, nil
+}
+
+func (b *Broker) raftConfig() *raft.Config {
+	t := b.cfg.Raft
+	rc := raft.DefaultConfig()
+	rc.LocalID = raft.ServerID(b.cfg.NodeID)
+	rc.HeartbeatTimeout = t.HeartbeatTimeout
+	rc.ElectionTimeout = t.ElectionTimeout
+	rc.LeaderLeaseTimeout = t.LeaderLeaseTimeout
+	rc.CommitTimeout = t.CommitTimeout
+	rc.MaxAppendEntries = t.MaxAppendEntries
+	rc.SnapshotThreshold = t.SnapshotThreshold
+	rc.SnapshotInterval = t.SnapshotInterval
+	rc.TrailingLogs = t.TrailingLogs
+	rc.BatchApplyCh = true
+	// The FSM is persistent (Pebble, applied index inside): on restart,
+	// replay the log after the snapshot instead of reloading the snapshot.
+	rc.NoSnapshotRestoreOnStart = true
+	rc.Logger = b.hclog("raft")
+	return rc
+}
+
+func (b *Broker) initialConfiguration() raft.Configuration {
+	peers := b.cfg.Peers
+	if len(peers) == 0 {
+		peers = map[string]string{b.cfg.NodeID: b.cfg.RaftAddr}
+	}
+	var c raft.Configuration
+	for id, addr := range peers {
+		c.Servers = append(c.Servers, raft.Server{Suffrage: raft.Voter, ID: raft.ServerID(id), Address: raft.ServerAddress(addr)})
+	}
+	return c
+}
+
+func (b *Broker) hclog(name string) hclog.Logger {
+	return hclog.New(&hclog.LoggerOptions{Name: "raft-" + name, Level: hclog.Warn, Output: os.Stderr})
+}
+
+// watchLeadership runs leader-only duties while this node leads.
+func (b *Broker) watchLeadership(wg *sync.WaitGroup) {
+	defer wg.Done()
+	var stop context.CancelFunc
+	var lwg sync.WaitGroup
+	leaderCh := b.raft.LeaderCh()
+	for {
+		select {
+		case <-b.ctx.Done():
+			if stop != nil {
+				stop()
+			}
+			lwg.Wait()
+			return
+		case isLeader := <-leaderCh:
+			if stop != nil {
+				stop()
+				lwg.Wait()
+				stop = nil
+			}
+			b.readable.Store(false)
+			if isLeader {
+				ctx, cancel := context.WithCancel(b.ctx)
+				stop = cancel
+				lwg.Add(1)
+				go func() {
+					defer lwg.Done()
+					b.lead(ctx)
+				}()
+			}
+		}
+	}
+}
+
+// lead: barrier (so local reads see every committed write), record our
+// addresses in the replicated state, then sweep until leadership ends.
+func (b *Broker) lead(ctx context.Context) {
+	for ctx.Err() == nil {
+		if err := b.raft.Barrier(b.cfg.Raft.ApplyTimeout).Error(); err == nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	b.readable.Store(true)
+	b.waiters.notifyAll()
+	self := &pb.NodeRecord{Id: b.cfg.NodeID, RaftAddr: b.cfg.RaftAddr, HttpAddr: b.cfg.HTTPAddr, GrpcAddr: b.cfg.GRPCAddr, Role: "voter"}
+	if _, err := b.admin(ctx, &pb.Op{Kind: &pb.Op_PutNode{PutNode: &pb.PutNode{Node: self}}}); err != nil {
+		b.cfg.Logger.Warn("recording node addresses", "err", err)
+	}
+	b.sweep(ctx)
+}
+
+// IsLeader reports whether this node is the leader and has caught up.
+func (b *Broker) IsLeader() bool {
+	return b.raft.State() == raft.Leader && b.readable.Load()
+}
+
+// Ready reports whether the node knows a leader and has applied everything
+// committed that it knows of.
+func (b *Broker) Ready() bool {
+	if b.closed.Load() {
+		return false
+	}
+	addr, _ := b.raft.LeaderWithID()
+	if addr == "" {
+		return false
+	}
+	if b.raft.State() == raft.Leader {
+		return b.readable.Load()
+	}
+	return b.raft.AppliedIndex() >= b.raft.CommitIndex()
+}
+
+// Store exposes the node's local state for reads and tests.
+func (b *Broker) Store() *storage.Store { return b.store }
+
+// Raft exposes the Raft instance for cluster tooling and tests.
+func (b *Broker) Raft() *raft.Raft { return b.raft }
+
+// NodeID is this node's id.
+func (b *Broker) NodeID() string { return b.cfg.NodeID }
+
+// Close shuts the node down: leader duties and the batcher stop, Raft
+// shuts down, stores close cleanly.
+func (b *Broker) Close() error {
+	if !b.closed.CompareAndSwap(false, true) {
+		return nil
+	}
+	b.cancel()
+	b.wg.Wait()
+	var errs []error
+	if b.raft != nil {
+		errs = append(errs, b.raft.Shutdown().Error())
+	}
+	errs = append(errs, b.closeStores())
+	return errors.Join(errs...)
+}
+
+func (b *Broker) closeStores() error {
+	var errs []error
+	if b.transport != nil {
+		errs = append(errs, b.transport.Close())
+	}
+	if b.logs != nil {
+		errs = append(errs, b.logs.Close())
+	}
+	if b.store != nil {
+		errs = append(errs, b.store.Close())
+	}
+	return errors.Join(errs...)
+}

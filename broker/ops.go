@@ -1,0 +1,138 @@
+package broker
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"time"
+
+	"github.com/hookq/hookq/storage"
+	pb "github.com/hookq/hookq/proto/raftcmd"
+)
+
+// Delivery is one leased message (see storage.Delivery).
+type Delivery = storage.Delivery
+
+// SettleItemResult is the outcome of one settle item.
+type SettleItemResult = storage.SettleItemResult
+
+// EnqueueRequest is one verified webhook to append to its source's queues.
+type EnqueueRequest struct {
+	Source      string
+	Queues      []string
+	Body        []byte
+	ContentType string
+	Headers     []*pb.Header
+	EventID     string
+	DedupKey    string // "" disables dedup
+	DedupWindow time.Duration
+}
+
+// EnqueueResult names the message; Duplicate is true when the dedup key
+// was seen inside the window and MessageID is the first message's.
+type EnqueueResult struct {
+	MessageID string
+	Duplicate bool
+}
+
+// Enqueue appends a webhook durably: it returns only once the entry is
+// committed by a Raft majority and applied.
+func (b *Broker) Enqueue(ctx context.Context, req EnqueueRequest) (EnqueueResult, error) {
+	op := &pb.Op{Kind: &pb.Op_Enqueue{Enqueue: &pb.Enqueue{
+		Source: req.Source, Queues: req.Queues, Body: req.Body, ContentType: req.ContentType,
+		Headers: req.Headers, EventId: req.EventID, DedupKey: req.DedupKey, DedupWindowNanos: int64(req.DedupWindow),
+	}}}
+	res, err := b.batcher.propose(ctx, op)
+	if err != nil {
+		return EnqueueResult{}, err
+	}
+	r := res.(storage.EnqueueResult)
+	if r.Err != nil {
+		return EnqueueResult{}, r.Err
+	}
+	return EnqueueResult{MessageID: r.MessageID, Duplicate: r.Duplicate}, nil
+}
+
+// LeaseOptions shape one lease call.
+type LeaseOptions struct {
+	Max        int           // messages at most (≥ 1)
+	Wait       time.Duration // long-poll: how long to wait for a first message
+	Visibility time.Duration // 0: the queue's visibilityTimeout
+	AutoAck    bool          // ack at delivery (at-most-once)
+}
+
+// Lease leases up to Max available messages of q, waiting up to Wait for
+// the first. It returns no deliveries and no error when none arrived.
+func (b *Broker) Lease(ctx context.Context, q string, opt LeaseOptions) ([]Delivery, error) {
+	if opt.Max < 1 {
+		opt.Max = 1
+	}
+	deadline := time.Now().Add(opt.Wait)
+	for {
+		wake := b.waiters.wait(q)
+		if _, err := b.store.Queue(q, time.Now().UnixNano()); err != nil {
+			return nil, err
+		}
+		next, any := b.store.NextAvailable(q)
+		now := time.Now()
+		if any && next <= now.UnixNano() {
+			ds, err := b.leaseNow(ctx, q, opt)
+			if err != nil || len(ds) > 0 {
+				return ds, err
+			}
+		}
+		if !now.Before(deadline) {
+			return nil, nil
+		}
+		until := deadline
+		if any && next > now.UnixNano() && time.Unix(0, next).Before(until) {
+			until = time.Unix(0, next)
+		}
+		timer := time.NewTimer(time.Until(until))
+		select {
+		case <-wake:
+		case <-timer.C:
+		case <-ctx.Done():
+			timer.Stop()
+			return nil, nil
+		case <-b.ctx.Done():
+			timer.Stop()
+			return nil, ErrClosed
+		}
+		timer.Stop()
+	}
+}
+
+func (b *Broker) leaseNow(ctx context.Context, q string, opt LeaseOptions) ([]Delivery, error) {
+	rands := make([][]byte, opt.Max)
+	buf := make([]byte, 16*opt.Max)
+	if _, err := rand.Read(buf); err != nil {
+		return nil, fmt.Errorf("broker: random: %w", err)
+	}
+	for i := range rands {
+		rands[i] = buf[i*16 : (i+1)*16]
+	}
+	op := &pb.Op{Kind: &pb.Op_Lease{Lease: &pb.Lease{
+		Queue: q, DeliveryRands: rands, VisibilityNanos: int64(opt.Visibility), AutoAck: opt.AutoAck,
+	}}}
+	res, err := b.batcher.propose(ctx, op)
+	if err != nil {
+		return nil, err
+	}
+	r := res.(storage.LeaseResult)
+	return r.Deliveries, r.Err
+}
+
+// Settle applies ack / nack / reject / extend items to deliveries of q.
+// Per-item failures (lease expired, not found) are in the results.
+func (b *Broker) Settle(ctx context.Context, q string, items []*pb.SettleItem) ([]SettleItemResult, error) {
+	res, err := b.batcher.propose(ctx, &pb.Op{Kind: &pb.Op_Settle{Settle: &pb.Settle{Queue: q, Items: items}}})
+	if err != nil {
+		return nil, err
+	}
+	r := res.(storage.SettleResult)
+	return r.Items, r.Err
+}
+
+// Now is the time reads are evaluated at.
+func (b *Broker) Now() time.Time { return time.Now() }

@@ -1,0 +1,313 @@
+package storage
+
+import (
+	"encoding/hex"
+
+	pb "github.com/hookq/hookq/proto/raftcmd"
+	"google.golang.org/protobuf/proto"
+)
+
+// Result is the outcome of an administrative operation.
+type Result struct {
+	Created bool  // Put*: the resource did not exist before
+	Count   int64 // Redrive/Replay/Purge/Sweep: items affected
+	Err     error
+}
+
+// DLQDefaults derives the settings of a dead-letter queue created with its
+// queue: no DLQ of its own and no attempt limit, so messages stay until they
+// are consumed, redriven or purged.
+func DLQDefaults(parent *pb.QueueConfig) *pb.QueueConfig {
+	c := proto.Clone(parent).(*pb.QueueConfig)
+	c.MaxAttempts = 0
+	c.DeadLetterQueue = ""
+	return c
+}
+
+// PutQueue creates or replaces a queue's settings; a new queue's
+// dead-letter queue is created with it when missing.
+func (t *Txn) PutQueue(op *pb.PutQueue) Result {
+	cfg := proto.Clone(op.Config).(*pb.QueueConfig)
+	old, exists := t.queue(op.Name)
+	if exists {
+		cfg.CreatedUnixNano = old.CreatedUnixNano
+	} else {
+		cfg.CreatedUnixNano = t.now
+		t.stat(op.Name)
+	}
+	t.set(cfgKey(pQueueCfg, op.Name), marshal(cfg))
+	if dlq := cfg.DeadLetterQueue; dlq != "" && dlq != op.Name {
+		if _, ok := t.queue(dlq); !ok {
+			d := DLQDefaults(cfg)
+			d.CreatedUnixNano = t.now
+			t.set(cfgKey(pQueueCfg, dlq), marshal(d))
+			t.stat(dlq)
+		}
+	}
+	return Result{Created: !exists}
+}
+
+// DeleteQueue drops a queue, all its messages, and its name from sources.
+func (t *Txn) DeleteQueue(op *pb.DeleteQueue) Result {
+	if _, ok := t.queue(op.Name); !ok {
+		return Result{Err: ErrQueueNotFound}
+	}
+	for _, kind := range []byte{pMsg, pBody, pReady, pLeased, pGC} {
+		p := queuePrefix(kind, op.Name)
+		t.delRange(p, prefixEnd(p))
+	}
+	t.del(cfgKey(pQueueCfg, op.Name))
+	t.del(cfgKey(pStats, op.Name))
+	t.stats[op.Name] = nil
+	p := []byte(pSourceCfg)
+	type upd struct {
+		key []byte
+		cfg *pb.SourceConfig
+	}
+	var updates []upd
+	t.scan(p, prefixEnd(p), 0, func(k, v []byte) bool {
+		sc := &pb.SourceConfig{}
+		if err := proto.Unmarshal(v, sc); err != nil {
+			panic(err)
+		}
+		kept := sc.Queues[:0]
+		for _, q := range sc.Queues {
+			if q != op.Name {
+				kept = append(kept, q)
+			}
+		}
+		if len(kept) != len(sc.Queues) {
+			sc.Queues = kept
+			updates = append(updates, upd{append([]byte(nil), k...), sc})
+		}
+		return true
+	})
+	for _, u := range updates {
+		t.set(u.key, marshal(u.cfg))
+	}
+	return Result{}
+}
+
+// PutSource creates or replaces a source; every queue it feeds must exist.
+func (t *Txn) PutSource(op *pb.PutSource) Result {
+	for _, q := range op.Config.Queues {
+		if _, ok := t.queue(q); !ok {
+			return Result{Err: ErrQueueNotFound}
+		}
+	}
+	cfg := proto.Clone(op.Config).(*pb.SourceConfig)
+	old := &pb.SourceConfig{}
+	exists, err := getProto(t.b, cfgKey(pSourceCfg, op.Name), old)
+	if err != nil {
+		panic(err)
+	}
+	cfg.CreatedUnixNano = t.now
+	if exists {
+		cfg.CreatedUnixNano = old.CreatedUnixNano
+	}
+	t.set(cfgKey(pSourceCfg, op.Name), marshal(cfg))
+	return Result{Created: !exists}
+}
+
+// DeleteSource drops a source (its dedup entries expire on their own).
+func (t *Txn) DeleteSource(op *pb.DeleteSource) Result {
+	if _, ok, _ := getBytes(t.b, cfgKey(pSourceCfg, op.Name)); !ok {
+		return Result{Err: ErrSourceNotFound}
+	}
+	t.del(cfgKey(pSourceCfg, op.Name))
+	return Result{}
+}
+
+// PutToken stores a new token; names are unique.
+func (t *Txn) PutToken(op *pb.PutToken) Result {
+	tok := proto.Clone(op.Token).(*pb.TokenRecord)
+	if _, ok, _ := getBytes(t.b, cfgKey(pToken, tok.Name)); ok {
+		return Result{Err: ErrTokenExists}
+	}
+	tok.CreatedUnixNano = t.now
+	t.set(cfgKey(pToken, tok.Name), marshal(tok))
+	t.set(cfgKey(pTokenHash, hex.EncodeToString(tok.Sha256)), []byte(tok.Name))
+	return Result{Created: true}
+}
+
+// DeleteToken revokes a token.
+func (t *Txn) DeleteToken(op *pb.DeleteToken) Result {
+	tok := &pb.TokenRecord{}
+	ok, err := getProto(t.b, cfgKey(pToken, op.Name), tok)
+	if err != nil {
+		panic(err)
+	}
+	if !ok {
+		return Result{Err: ErrTokenNotFound}
+	}
+	t.del(cfgKey(pToken, op.Name))
+	t.del(cfgKey(pTokenHash, hex.EncodeToString(tok.Sha256)))
+	return Result{}
+}
+
+// PutNode records a node's addresses.
+func (t *Txn) PutNode(op *pb.PutNode) Result {
+	_, exists, _ := getBytes(t.b, cfgKey(pNode, op.Node.Id))
+	t.set(cfgKey(pNode, op.Node.Id), marshal(op.Node))
+	return Result{Created: !exists}
+}
+
+// DeleteNode forgets a node.
+func (t *Txn) DeleteNode(op *pb.DeleteNode) Result {
+	if _, ok, _ := getBytes(t.b, cfgKey(pNode, op.Id)); !ok {
+		return Result{Err: ErrNodeNotFound}
+	}
+	t.del(cfgKey(pNode, op.Id))
+	return Result{}
+}
+
+// isDeadLetterQueue reports whether some queue names q as its DLQ.
+func (t *Txn) isDeadLetterQueue(q string) bool {
+	found := false
+	p := []byte(pQueueCfg)
+	t.scan(p, prefixEnd(p), 0, func(_, v []byte) bool {
+		c := &pb.QueueConfig{}
+		if err := proto.Unmarshal(v, c); err != nil {
+			panic(err)
+		}
+		found = c.DeadLetterQueue == q
+		return !found
+	})
+	return found
+}
+
+// selectMessages returns the seqs of q's messages named by ids (unknown or
+// malformed ids skipped), or all of them when ids is empty, that keep pass.
+func (t *Txn) selectMessages(q string, ids []string, keep func(*pb.MessageRecord) bool) []*pb.MessageRecord {
+	var out []*pb.MessageRecord
+	if len(ids) > 0 {
+		seen := map[uint64]bool{}
+		for _, id := range ids {
+			seq, ok := ParseMessageID(id)
+			if !ok || seen[seq] {
+				continue
+			}
+			seen[seq] = true
+			if rec, ok := t.message(q, seq); ok && keep(rec) {
+				out = append(out, rec)
+			}
+		}
+		return out
+	}
+	p := queuePrefix(pMsg, q)
+	t.scan(p, prefixEnd(p), 0, func(_, v []byte) bool {
+		rec := &pb.MessageRecord{}
+		if err := proto.Unmarshal(v, rec); err != nil {
+			panic(err)
+		}
+		if keep(rec) {
+			out = append(out, rec)
+		}
+		return true
+	})
+	return out
+}
+
+// Redrive moves ready or delayed dead-lettered messages of a DLQ back to
+// their origin queues with attempts reset.
+func (t *Txn) Redrive(op *pb.Redrive) Result {
+	if _, ok := t.queue(op.Queue); !ok {
+		return Result{Err: ErrQueueNotFound}
+	}
+	if !t.isDeadLetterQueue(op.Queue) {
+		return Result{Err: ErrNotDeadLetter}
+	}
+	recs := t.selectMessages(op.Queue, op.MessageIds, func(r *pb.MessageRecord) bool {
+		return r.State == pb.MessageState_PENDING && r.DeadLetter != nil
+	})
+	var n int64
+	for _, rec := range recs {
+		origin := rec.DeadLetter.OriginQueue
+		if _, ok := t.queue(origin); !ok {
+			continue
+		}
+		if old, ok := t.message(origin, rec.Seq); ok {
+			if old.State != pb.MessageState_TOMBSTONE {
+				continue
+			}
+			t.del(indexKey(pGC, origin, old.AckedUnixNano, old.Seq))
+		}
+		bodyKey := msgKey(pBody, op.Queue, rec.Seq)
+		body, _, err := getBytes(t.b, bodyKey)
+		if err != nil {
+			panic(err)
+		}
+		t.del(bodyKey)
+		t.del(indexKey(pReady, op.Queue, rec.AvailableUnixNano, rec.Seq))
+		t.stat(op.Queue).Pending--
+		t.tombstone(op.Queue, rec)
+		back := &pb.MessageRecord{
+			Seq: rec.Seq, Source: rec.Source, ReceivedUnixNano: rec.ReceivedUnixNano, EventId: rec.EventId,
+			ReplayOf: rec.ReplayOf, ContentType: rec.ContentType, Headers: rec.Headers, Deliveries: rec.Deliveries,
+		}
+		t.insertPending(origin, back, body)
+		n++
+	}
+	return Result{Count: n}
+}
+
+// Replay enqueues new copies (new messageId, replayOf set) of messages q
+// still holds: those named, or those received in [since, until).
+func (t *Txn) Replay(op *pb.Replay) Result {
+	if _, ok := t.queue(op.Queue); !ok {
+		return Result{Err: ErrQueueNotFound}
+	}
+	recs := t.selectMessages(op.Queue, op.MessageIds, func(r *pb.MessageRecord) bool {
+		if r.State == pb.MessageState_TOMBSTONE {
+			return false
+		}
+		if op.SinceUnixNano != 0 && r.ReceivedUnixNano < op.SinceUnixNano {
+			return false
+		}
+		return op.UntilUnixNano == 0 || r.ReceivedUnixNano < op.UntilUnixNano
+	})
+	var n int64
+	for _, rec := range recs {
+		seq, ok := t.nextSeq()
+		if !ok {
+			break
+		}
+		body, _, err := getBytes(t.b, msgKey(pBody, op.Queue, rec.Seq))
+		if err != nil {
+			panic(err)
+		}
+		t.insertPending(op.Queue, &pb.MessageRecord{
+			Seq: seq, Source: rec.Source, ReceivedUnixNano: t.now, EventId: rec.EventId,
+			ReplayOf: MessageID(rec.Seq), ContentType: rec.ContentType, Headers: rec.Headers,
+		}, body)
+		n++
+	}
+	return Result{Count: n}
+}
+
+// Purge removes every ready, delayed and in-flight message of q; their
+// leases end (settling them answers lease_expired).
+func (t *Txn) Purge(op *pb.Purge) Result {
+	if _, ok := t.queue(op.Queue); !ok {
+		return Result{Err: ErrQueueNotFound}
+	}
+	recs := t.selectMessages(op.Queue, nil, func(r *pb.MessageRecord) bool {
+		return r.State == pb.MessageState_PENDING || r.State == pb.MessageState_INFLIGHT
+	})
+	st := t.stat(op.Queue)
+	for _, rec := range recs {
+		if rec.State == pb.MessageState_INFLIGHT {
+			t.del(indexKey(pLeased, op.Queue, rec.AvailableUnixNano, rec.Seq))
+			st.Inflight--
+			if n := len(rec.Deliveries); n > 0 {
+				rec.Deliveries[n-1].Outcome, rec.Deliveries[n-1].SettledUnixNano = "purged", t.now
+			}
+		} else {
+			t.del(indexKey(pReady, op.Queue, rec.AvailableUnixNano, rec.Seq))
+			st.Pending--
+		}
+		t.del(msgKey(pBody, op.Queue, rec.Seq))
+		t.tombstone(op.Queue, rec)
+	}
+	return Result{Count: int64(len(recs))}
+}

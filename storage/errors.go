@@ -1,0 +1,23 @@
+package storage
+
+import "errors"
+
+// Domain errors. They are results, returned per operation, never a reason
+// to fail a Raft apply.
+var (
+	ErrQueueNotFound    = errors.New("storage: queue not found")
+	ErrSourceNotFound   = errors.New("storage: source not found")
+	ErrTokenNotFound    = errors.New("storage: token not found")
+	ErrTokenExists      = errors.New("storage: token already exists")
+	ErrNodeNotFound     = errors.New("storage: node not found")
+	ErrMessageNotFound  = errors.New("storage: message not found")
+	ErrDeliveryNotFound = errors.New("storage: delivery not found")
+	ErrLeaseExpired     = errors.New("storage: lease expired")
+	ErrQueueFull        = errors.New("storage: queue full")
+	ErrNotDeadLetter    = errors.New("storage: queue is not a dead-letter queue")
+	ErrBadCursor        = errors.New("storage: bad cursor")
+)
+
+// ErrEntryFull means one Raft entry tried to create more messages than a
+// seq can number; the broker's batch bounds make it unreachable.
+var ErrEntryFull = errors.New("storage: too many messages in one entry")

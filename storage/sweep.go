@@ -1,0 +1,150 @@
+package storage
+
+import (
+	"encoding/binary"
+
+	"github.com/cockroachdb/pebble/v2"
+	pb "github.com/hookq/hookq/proto/raftcmd"
+	"google.golang.org/protobuf/proto"
+)
+
+// Sweep ends lapsed leases (dead-lettering those at maxAttempts), collects
+// acked messages and tombstones past retention, and drops expired dedup
+// entries: at most limit items of each kind. Count is the items handled;
+// a Count of limit or more means more may be due.
+func (t *Txn) Sweep(op *pb.Sweep) Result {
+	limit := int(op.Limit)
+	if limit <= 0 {
+		limit = 1000
+	}
+	var n int64
+	for _, q := range t.queueNames() {
+		cfg, _ := t.queue(q)
+		n += t.sweepLeases(q, cfg, limit)
+		n += t.sweepGC(q, cfg, limit)
+	}
+	n += t.sweepDedup(limit)
+	return Result{Count: n}
+}
+
+func (t *Txn) queueNames() []string {
+	var names []string
+	p := []byte(pQueueCfg)
+	t.scan(p, prefixEnd(p), 0, func(k, _ []byte) bool {
+		names = append(names, string(k[len(p):]))
+		return true
+	})
+	return names
+}
+
+func (t *Txn) dueEntries(kind byte, q string, upTo int64, limit int) []candidate {
+	var out []candidate
+	p := queuePrefix(kind, q)
+	if upTo < 0 {
+		return nil
+	}
+	t.scan(p, be64(append([]byte(nil), p...), uint64(upTo)+1), limit, func(k, _ []byte) bool {
+		at, seq := indexEntry(k, len(p))
+		out = append(out, candidate{at: at, seq: seq})
+		return true
+	})
+	return out
+}
+
+func (t *Txn) sweepLeases(q string, cfg *pb.QueueConfig, limit int) int64 {
+	due := t.dueEntries(pLeased, q, t.now, limit)
+	for _, c := range due {
+		rec, ok := t.message(q, c.seq)
+		if !ok {
+			panic("storage: lease index entry without message")
+		}
+		t.expireLease(q, cfg, rec)
+	}
+	return int64(len(due))
+}
+
+func (t *Txn) sweepGC(q string, cfg *pb.QueueConfig, limit int) int64 {
+	due := t.dueEntries(pGC, q, t.now-cfg.RetentionNanos, limit)
+	for _, c := range due {
+		rec, ok := t.message(q, c.seq)
+		if ok && rec.State == pb.MessageState_ACKED {
+			t.stat(q).Acked--
+		}
+		t.del(msgKey(pMsg, q, c.seq))
+		t.del(msgKey(pBody, q, c.seq))
+		t.del(indexKey(pGC, q, c.at, c.seq))
+	}
+	return int64(len(due))
+}
+
+func (t *Txn) sweepDedup(limit int) int64 {
+	start := []byte{pDedupExp}
+	end := be64([]byte{pDedupExp}, uint64(t.now)+1)
+	var keys [][]byte
+	t.scan(start, end, limit, func(k, _ []byte) bool {
+		keys = append(keys, append([]byte(nil), k...))
+		return true
+	})
+	for _, k := range keys {
+		at := int64(binary.BigEndian.Uint64(k[1:9]))
+		rest := k[9:]
+		d := &pb.DedupRecord{}
+		dk := append([]byte{pDedup}, rest...)
+		if ok, err := getProto(t.b, dk, d); err != nil {
+			panic(err)
+		} else if ok && d.ExpiresUnixNano == at {
+			t.del(dk)
+		}
+		t.del(k)
+	}
+	return int64(len(keys))
+}
+
+// SweepDue reports whether a Sweep at time now would find work.
+func (s *Store) SweepDue(now int64) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if firstBelow(s.db, []byte{pDedupExp}, now) {
+		return true
+	}
+	due := false
+	iterate(s.db, []byte(pQueueCfg), func(k, v []byte) bool {
+		q := string(k[len(pQueueCfg):])
+		cfg := &pb.QueueConfig{}
+		if err := proto.Unmarshal(v, cfg); err != nil {
+			return true
+		}
+		due = firstBelow(s.db, queuePrefix(pLeased, q), now) ||
+			firstBelow(s.db, queuePrefix(pGC, q), now-cfg.RetentionNanos)
+		return !due
+	})
+	return due
+}
+
+// firstBelow reports whether the first key under prefix p carries a time
+// (the 8 bytes after p) at or below upTo.
+func firstBelow(r pebble.Reader, p []byte, upTo int64) bool {
+	if upTo < 0 {
+		return false
+	}
+	it, err := r.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: be64(append([]byte(nil), p...), uint64(upTo)+1)})
+	if err != nil {
+		return false
+	}
+	defer it.Close()
+	return it.First()
+}
+
+// iterate calls fn over every key with prefix p until fn returns false.
+func iterate(r pebble.Reader, p []byte, fn func(k, v []byte) bool) {
+	it, err := r.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: prefixEnd(p)})
+	if err != nil {
+		return
+	}
+	defer it.Close()
+	for it.First(); it.Valid(); it.Next() {
+		if !fn(it.Key(), it.Value()) {
+			return
+		}
+	}
+}
