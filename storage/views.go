@@ -269,8 +269,8 @@ func (s *Store) Message(q, id string) (*pb.MessageRecord, []byte, error) {
 }
 
 // Messages lists q's messages newest first, filtered by view state (""
-// for all), after the cursor messageId. next is the cursor of the following
-// page, "" when nothing follows.
+// for all), after the cursor messageId, at most limit (<= 0: no limit).
+// next is the cursor of the following page, "" when nothing follows.
 func (s *Store) Messages(q, state string, limit int, after string, now int64) ([]*pb.MessageRecord, string, error) {
 	p := queuePrefix(pMsg, q)
 	upper := prefixEnd(p)
@@ -302,7 +302,7 @@ func (s *Store) Messages(q, state string, limit int, after string, now int64) ([
 		if vs == "" || (state != "" && vs != state) {
 			continue
 		}
-		if len(out) == limit {
+		if limit > 0 && len(out) == limit {
 			next = MessageID(out[len(out)-1].Seq)
 			break
 		}

@@ -1,0 +1,250 @@
+package api
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/hookq/hookq/broker"
+	pb "github.com/hookq/hookq/proto/raftcmd"
+)
+
+// leaseParams are the query parameters shared by next and stream.
+func leaseParams(r *http.Request) (vis time.Duration, autoAck bool, err error) {
+	if vis, _, err = queryDuration(r, "visibility", minVisibility, maxVisibility); err != nil {
+		return
+	}
+	autoAck, err = queryBool(r, "autoAck")
+	return
+}
+
+// handleNext: GET /v1/queues/{q}/next — one message, raw body, meta in a
+// header; 204 when nothing arrives within wait.
+func (s *Server) handleNext(w http.ResponseWriter, r *http.Request, q string) {
+	wait, _, err := queryDuration(r, "wait", 0, maxWait)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	vis, autoAck, err := leaseParams(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	ds, err := s.b.Lease(r.Context(), q, broker.LeaseOptions{Max: 1, Wait: wait, Visibility: vis, AutoAck: autoAck})
+	if err != nil {
+		s.writeError(w, r, fmt.Errorf("queue %q: %w", q, err))
+		return
+	}
+	if len(ds) == 0 {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	d := ds[0]
+	s.metrics.delivered.WithLabelValues(q).Inc()
+	meta, _ := json.Marshal(s.meta(d))
+	h := w.Header()
+	h.Set("Content-Type", contentTypeOr(d.Message.ContentType))
+	h.Set("X-Hookq-Meta", string(meta))
+	h.Set("Link", s.linkHeader(d))
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(d.Body)
+}
+
+type nackBody struct {
+	Reason string `json:"reason"`
+	Delay  string `json:"delay"`
+}
+
+type rejectBody struct {
+	Reason string `json:"reason"`
+}
+
+type extendBody struct {
+	Visibility string `json:"visibility"`
+}
+
+// handleDeliveryAction: POST /v1/queues/{q}/deliveries/{id}/{ack|nack|reject|extend}.
+func (s *Server) handleDeliveryAction(w http.ResponseWriter, r *http.Request, q string) {
+	id := r.PathValue("id")
+	item := &pb.SettleItem{DeliveryId: id}
+	switch action := r.PathValue("action"); action {
+	case "ack":
+		item.Action = pb.SettleAction_ACK
+	case "nack":
+		var body nackBody
+		if err := decodeJSON(r, &body, true); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		item.Action, item.Reason = pb.SettleAction_NACK, body.Reason
+		if body.Delay != "" {
+			d, err := parseDuration("delay", body.Delay, 0, maxNackDelay)
+			if err != nil {
+				s.writeError(w, r, err)
+				return
+			}
+			item.HasDelay, item.DelayNanos = true, int64(d)
+		}
+	case "reject":
+		var body rejectBody
+		if err := decodeJSON(r, &body, true); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		item.Action, item.Reason = pb.SettleAction_REJECT, body.Reason
+	case "extend":
+		var body extendBody
+		if err := decodeJSON(r, &body, false); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if body.Visibility == "" {
+			s.writeError(w, r, badRequest("visibility: required"))
+			return
+		}
+		d, err := parseDuration("visibility", body.Visibility, minVisibility, maxVisibility)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		item.Action, item.VisibilityNanos = pb.SettleAction_EXTEND, int64(d)
+	default:
+		s.writeError(w, r, fmt.Errorf("%w: unknown action %q", errNotFound, action))
+		return
+	}
+	res, err := s.b.Settle(r.Context(), q, []*pb.SettleItem{item})
+	if err == nil {
+		err = res[0].Err
+	}
+	if err != nil {
+		s.writeError(w, r, fmt.Errorf("delivery %s: %w", id, err))
+		return
+	}
+	s.metrics.settled.WithLabelValues(q, item.Action.String()).Inc()
+	if item.Action == pb.SettleAction_EXTEND {
+		writeJSON(w, http.StatusOK, map[string]string{"leaseExpiresAt": rfc3339(res[0].LeaseExpires)})
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+type leaseBody struct {
+	Max        *int   `json:"max"`
+	Wait       string `json:"wait"`
+	Visibility string `json:"visibility"`
+	AutoAck    bool   `json:"autoAck"`
+}
+
+// handleLease: POST /v1/queues/{q}/lease — batch lease.
+func (s *Server) handleLease(w http.ResponseWriter, r *http.Request, q string) {
+	var body leaseBody
+	if err := decodeJSON(r, &body, true); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	opt := broker.LeaseOptions{Max: 1, AutoAck: body.AutoAck || r.URL.Query().Get("autoAck") == "true"}
+	if body.Max != nil {
+		if *body.Max < 1 || *body.Max > maxLeaseBatch {
+			s.writeError(w, r, badRequest("max: %d is outside 1..%d", *body.Max, maxLeaseBatch))
+			return
+		}
+		opt.Max = *body.Max
+	}
+	var err error
+	if body.Wait != "" {
+		if opt.Wait, err = parseDuration("wait", body.Wait, 0, maxWait); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+	}
+	if body.Visibility != "" {
+		if opt.Visibility, err = parseDuration("visibility", body.Visibility, minVisibility, maxVisibility); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+	}
+	ds, err := s.b.Lease(r.Context(), q, opt)
+	if err != nil {
+		s.writeError(w, r, fmt.Errorf("queue %q: %w", q, err))
+		return
+	}
+	out := struct {
+		Messages []envelopeJSON `json:"messages"`
+	}{Messages: make([]envelopeJSON, 0, len(ds))}
+	for _, d := range ds {
+		out.Messages = append(out.Messages, s.envelope(d))
+	}
+	s.metrics.delivered.WithLabelValues(q).Add(float64(len(ds)))
+	writeJSON(w, http.StatusOK, out)
+}
+
+type settleBody struct {
+	Ack  []string `json:"ack"`
+	Nack []struct {
+		DeliveryID string `json:"deliveryId"`
+		Delay      string `json:"delay"`
+		Reason     string `json:"reason"`
+	} `json:"nack"`
+	Reject []struct {
+		DeliveryID string `json:"deliveryId"`
+		Reason     string `json:"reason"`
+	} `json:"reject"`
+}
+
+// handleSettle: POST /v1/queues/{q}/settle — batch settle with a status
+// per item.
+func (s *Server) handleSettle(w http.ResponseWriter, r *http.Request, q string) {
+	var body settleBody
+	if err := decodeJSON(r, &body, false); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var items []*pb.SettleItem
+	for _, id := range body.Ack {
+		items = append(items, &pb.SettleItem{DeliveryId: id, Action: pb.SettleAction_ACK})
+	}
+	for i, n := range body.Nack {
+		it := &pb.SettleItem{DeliveryId: n.DeliveryID, Action: pb.SettleAction_NACK, Reason: n.Reason}
+		if n.Delay != "" {
+			d, err := parseDuration(fmt.Sprintf("nack[%d].delay", i), n.Delay, 0, maxNackDelay)
+			if err != nil {
+				s.writeError(w, r, err)
+				return
+			}
+			it.HasDelay, it.DelayNanos = true, int64(d)
+		}
+		items = append(items, it)
+	}
+	for _, rj := range body.Reject {
+		items = append(items, &pb.SettleItem{DeliveryId: rj.DeliveryID, Action: pb.SettleAction_REJECT, Reason: rj.Reason})
+	}
+	if len(items) > maxLeaseBatch {
+		s.writeError(w, r, badRequest("at most %d items per settle", maxLeaseBatch))
+		return
+	}
+	res, err := s.b.Settle(r.Context(), q, items)
+	if err != nil {
+		s.writeError(w, r, fmt.Errorf("queue %q: %w", q, err))
+		return
+	}
+	type result struct {
+		DeliveryID string `json:"deliveryId"`
+		Status     string `json:"status"`
+	}
+	out := struct {
+		Results []result `json:"results"`
+	}{Results: make([]result, 0, len(res))}
+	for i, r := range res {
+		status := "ok"
+		if r.Err != nil {
+			_, status = classify(r.Err)
+		} else {
+			s.metrics.settled.WithLabelValues(q, items[i].Action.String()).Inc()
+		}
+		out.Results = append(out.Results, result{DeliveryID: r.DeliveryID, Status: status})
+	}
+	writeJSON(w, http.StatusOK, out)
+}

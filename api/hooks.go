@@ -1,0 +1,129 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/hookq/hookq/broker"
+	"github.com/hookq/hookq/ingest"
+	pb "github.com/hookq/hookq/proto/raftcmd"
+)
+
+// credentialHeaders are never stored with a message: for token and basic
+// sources they carry the source's secret.
+var credentialHeaders = map[string]bool{"Authorization": true, "X-Webhook-Token": true}
+
+// handleIngest: POST /hooks/{source}. Verify on the raw bytes, then
+// enqueue; 202 only once the message is committed by a Raft majority.
+func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("source")
+	rec, err := s.b.Source(name)
+	if err != nil {
+		s.writeError(w, r, fmt.Errorf("source %q: %w", name, err))
+		return
+	}
+	cfg := sourceToIngest(rec)
+	if err := cfg.Normalize(); err != nil {
+		s.writeError(w, r, fmt.Errorf("source %q is misconfigured: %w", name, err))
+		return
+	}
+	if r.ContentLength > cfg.MaxBodyBytes {
+		s.reject(w, r, name, "too_large", fmt.Errorf("%w: body of %d bytes is over the source's limit of %d", errTooLarge, r.ContentLength, cfg.MaxBodyBytes))
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, cfg.MaxBodyBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			s.reject(w, r, name, "too_large", fmt.Errorf("%w: body is over the source's limit of %d bytes", errTooLarge, cfg.MaxBodyBytes))
+			return
+		}
+		s.writeError(w, r, badRequest("reading body: %v", err))
+		return
+	}
+	res, err := ingest.Verify(&cfg, ingest.Request{Header: r.Header, Query: r.URL.Query(), Body: body}, time.Now())
+	if err != nil {
+		s.reject(w, r, name, ingest.Reason(err), err)
+		return
+	}
+	if res.Challenge != "" {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(http.StatusOK)
+		_, _ = io.WriteString(w, res.Challenge)
+		return
+	}
+	out, err := s.b.Enqueue(r.Context(), broker.EnqueueRequest{
+		Source: name, Queues: cfg.Queues, Body: body, ContentType: r.Header.Get("Content-Type"),
+		Headers: storedHeaders(r.Header), EventID: res.EventID, DedupKey: res.DedupKey, DedupWindow: cfg.Dedup.Window,
+	})
+	if err != nil {
+		if errors.Is(err, broker.ErrQueueFull) {
+			s.metrics.rejected.WithLabelValues(name, "queue_full").Inc()
+		}
+		s.writeError(w, r, fmt.Errorf("source %q: %w", name, err))
+		return
+	}
+	status := http.StatusAccepted
+	if out.Duplicate {
+		status = http.StatusOK
+		s.metrics.duplicates.WithLabelValues(name).Inc()
+	} else {
+		s.metrics.accepted.WithLabelValues(name).Inc()
+	}
+	writeJSON(w, status, map[string]any{"messageId": out.MessageID, "duplicate": out.Duplicate})
+}
+
+// reject counts and logs a refused webhook (never its body or secrets).
+func (s *Server) reject(w http.ResponseWriter, r *http.Request, source, reason string, err error) {
+	if reason == "" {
+		reason = "other"
+	}
+	s.metrics.rejected.WithLabelValues(source, reason).Inc()
+	s.log.Info("webhook rejected", "source", source, "reason", reason, "remote", r.RemoteAddr, "err", err)
+	s.writeError(w, r, err)
+}
+
+// storedHeaders are the request headers kept with the message, sorted,
+// multi-values joined by ", ", credentials dropped.
+func storedHeaders(h http.Header) []*pb.Header {
+	names := make([]string, 0, len(h))
+	for n := range h {
+		if !credentialHeaders[http.CanonicalHeaderKey(n)] {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	out := make([]*pb.Header, 0, len(names))
+	for _, n := range names {
+		out = append(out, &pb.Header{Name: n, Value: strings.Join(h[n], ", ")})
+	}
+	return out
+}
+
+// sourceToIngest converts the stored record to ingest's config.
+func sourceToIngest(rec *pb.SourceConfig) ingest.SourceConfig {
+	return ingest.SourceConfig{
+		Queues: rec.Queues,
+		Verify: ingest.VerifyConfig{
+			Type: rec.VerifyType, Secrets: rec.Secrets, Header: rec.VerifyHeader, Algorithm: rec.Algorithm,
+			Encoding: rec.Encoding, Prefix: rec.Prefix, Tolerance: time.Duration(rec.ToleranceNanos),
+		},
+		Dedup:        ingest.DedupConfig{Key: rec.DedupKey, Window: time.Duration(rec.DedupWindowNanos)},
+		MaxBodyBytes: rec.MaxBodyBytes,
+	}
+}
+
+// sourceFromIngest converts a normalized ingest config to the record.
+func sourceFromIngest(c ingest.SourceConfig) *pb.SourceConfig {
+	return &pb.SourceConfig{
+		Queues: c.Queues, VerifyType: c.Verify.Type, Secrets: c.Verify.Secrets, VerifyHeader: c.Verify.Header,
+		Algorithm: c.Verify.Algorithm, Encoding: c.Verify.Encoding, Prefix: c.Verify.Prefix,
+		ToleranceNanos: int64(c.Verify.Tolerance), DedupKey: c.Dedup.Key, DedupWindowNanos: int64(c.Dedup.Window),
+		MaxBodyBytes: c.MaxBodyBytes,
+	}
+}

@@ -1,0 +1,108 @@
+package api
+
+import (
+	"encoding/base64"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/hookq/hookq/broker"
+	pb "github.com/hookq/hookq/proto/raftcmd"
+	"github.com/hookq/hookq/storage"
+)
+
+// deadLetterJSON is a dead-lettered message's origin (SPEC §3).
+type deadLetterJSON struct {
+	OriginQueue string `json:"originQueue"`
+	Reason      string `json:"reason"`
+	Attempts    uint32 `json:"attempts"`
+	DeadAt      string `json:"deadAt"`
+}
+
+func deadLetterOf(d *pb.DeadLetterInfo) *deadLetterJSON {
+	if d == nil {
+		return nil
+	}
+	return &deadLetterJSON{OriginQueue: d.OriginQueue, Reason: d.Reason, Attempts: d.Attempts, DeadAt: rfc3339(d.DeadUnixNano)}
+}
+
+// metaJSON is SPEC §5's meta: in X-Hookq-Meta and in envelopes.
+type metaJSON struct {
+	MessageID      string            `json:"messageId"`
+	DeliveryID     string            `json:"deliveryId"`
+	Queue          string            `json:"queue"`
+	Source         string            `json:"source"`
+	Attempt        uint32            `json:"attempt"`
+	ReceivedAt     string            `json:"receivedAt"`
+	LeaseExpiresAt string            `json:"leaseExpiresAt"`
+	EventID        string            `json:"eventId,omitempty"`
+	ReplayOf       string            `json:"replayOf,omitempty"`
+	DeadLetter     *deadLetterJSON   `json:"deadLetter,omitempty"`
+	Headers        map[string]string `json:"headers"`
+	AckURL         string            `json:"ackUrl"`
+	NackURL        string            `json:"nackUrl"`
+	RejectURL      string            `json:"rejectUrl"`
+	ExtendURL      string            `json:"extendUrl"`
+}
+
+// envelopeJSON is one delivery in batch leases and SSE frames.
+type envelopeJSON struct {
+	Payload     string   `json:"payload"`
+	Encoding    string   `json:"encoding"`
+	ContentType string   `json:"contentType"`
+	Meta        metaJSON `json:"meta"`
+}
+
+func headerMap(hs []*pb.Header) map[string]string {
+	m := make(map[string]string, len(hs))
+	for _, h := range hs {
+		m[h.Name] = h.Value
+	}
+	return m
+}
+
+// deliveryURL is the absolute URL of an action on a delivery.
+func (s *Server) deliveryURL(q, id, action string) string {
+	return fmt.Sprintf("%s/v1/queues/%s/deliveries/%s/%s", s.base, q, id, action)
+}
+
+func (s *Server) meta(d broker.Delivery) metaJSON {
+	m := d.Message
+	return metaJSON{
+		MessageID: storage.MessageID(m.Seq), DeliveryID: d.DeliveryID, Queue: d.Queue, Source: m.Source,
+		Attempt: m.Attempts, ReceivedAt: rfc3339(m.ReceivedUnixNano), LeaseExpiresAt: rfc3339(d.LeaseExpires),
+		EventID: m.EventId, ReplayOf: m.ReplayOf, DeadLetter: deadLetterOf(m.DeadLetter), Headers: headerMap(m.Headers),
+		AckURL: s.deliveryURL(d.Queue, d.DeliveryID, "ack"), NackURL: s.deliveryURL(d.Queue, d.DeliveryID, "nack"),
+		RejectURL: s.deliveryURL(d.Queue, d.DeliveryID, "reject"), ExtendURL: s.deliveryURL(d.Queue, d.DeliveryID, "extend"),
+	}
+}
+
+// linkHeader lists the action URLs as an RFC 8288 Link header.
+func (s *Server) linkHeader(d broker.Delivery) string {
+	var parts []string
+	for _, a := range []string{"ack", "nack", "reject", "extend"} {
+		parts = append(parts, fmt.Sprintf(`<%s>; rel="%s"`, s.deliveryURL(d.Queue, d.DeliveryID, a), a))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// encodePayload is the envelope rule: utf8 text unless the body is not
+// valid UTF-8, then base64.
+func encodePayload(body []byte) (string, string) {
+	if utf8.Valid(body) {
+		return string(body), "utf8"
+	}
+	return base64.StdEncoding.EncodeToString(body), "base64"
+}
+
+func contentTypeOr(ct string) string {
+	if ct == "" {
+		return "application/octet-stream"
+	}
+	return ct
+}
+
+func (s *Server) envelope(d broker.Delivery) envelopeJSON {
+	p, enc := encodePayload(d.Body)
+	return envelopeJSON{Payload: p, Encoding: enc, ContentType: contentTypeOr(d.Message.ContentType), Meta: s.meta(d)}
+}

@@ -1,0 +1,191 @@
+package api
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Config is the HTTP server's settings.
+type Config struct {
+	// HTTPAddr is the listen address; PublicURL the base of the URLs in
+	// meta (default http://<HTTPAddr>, an unspecified host written
+	// 127.0.0.1).
+	HTTPAddr  string
+	PublicURL string
+	// AdminToken, when set, is a bearer token with the admin scope that is
+	// not stored in the cluster.
+	AdminToken string
+	Logger     *slog.Logger
+	// Registry receives the API's metrics (default: a new registry).
+	Registry *prometheus.Registry
+}
+
+// Server serves the HTTP API of one node.
+type Server struct {
+	cfg     Config
+	b       Backend
+	log     *slog.Logger
+	base    string
+	mux     *http.ServeMux
+	metrics *metrics
+	srv     *http.Server
+	// streams tracks open SSE streams so shutdown can end them.
+	streams *streamSet
+}
+
+// New builds a server over backend.
+func New(cfg Config, backend Backend) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Registry == nil {
+		cfg.Registry = prometheus.NewRegistry()
+	}
+	s := &Server{cfg: cfg, b: backend, log: cfg.Logger, mux: http.NewServeMux(), streams: newStreamSet()}
+	s.base = publicBase(cfg.PublicURL, cfg.HTTPAddr)
+	s.metrics = newMetrics(cfg.Registry)
+	s.routes()
+	return s
+}
+
+// publicBase is the scheme://host:port prefix of the URLs in meta.
+func publicBase(publicURL, httpAddr string) string {
+	if publicURL != "" {
+		return strings.TrimRight(publicURL, "/")
+	}
+	host, port, err := net.SplitHostPort(httpAddr)
+	if err != nil {
+		return "http://" + httpAddr
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}
+
+func (s *Server) routes() {
+	m := s.mux
+	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	m.HandleFunc("GET /readyz", s.handleReady)
+	m.Handle("GET /metrics", promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{}))
+	m.HandleFunc("POST /hooks/{source}", s.handleIngest)
+
+	m.HandleFunc("GET /v1/queues/{q}/next", s.consumer(s.handleNext))
+	m.HandleFunc("POST /v1/queues/{q}/deliveries/{id}/{action}", s.consumer(s.handleDeliveryAction))
+	m.HandleFunc("POST /v1/queues/{q}/lease", s.consumer(s.handleLease))
+	m.HandleFunc("POST /v1/queues/{q}/settle", s.consumer(s.handleSettle))
+	m.HandleFunc("GET /v1/queues/{q}/stream", s.consumer(s.handleStream))
+	s.adminRoutes()
+	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		s.writeError(w, r, errNotFound)
+	})
+}
+
+func (s *Server) handleReady(w http.ResponseWriter, _ *http.Request) {
+	if !s.b.Ready() {
+		w.Header().Set("Retry-After", retryAfterSeconds)
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// ServeHTTP makes Server an http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// Serve serves on l until Shutdown.
+func (s *Server) Serve(l net.Listener) error {
+	s.srv = &http.Server{
+		Handler:           s,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	err := s.srv.Serve(l)
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// Shutdown stops accepting, ends open streams, and waits for in-flight
+// requests to finish (or ctx to end).
+func (s *Server) Shutdown(ctx context.Context) error {
+	if s.srv == nil {
+		return nil
+	}
+	s.srv.SetKeepAlivesEnabled(false)
+	s.streams.closeAll()
+	return s.srv.Shutdown(ctx)
+}
+
+// principal is an authenticated caller.
+type principal struct {
+	name   string
+	scopes []string
+}
+
+// can reports whether p holds scope kind for queue q ("admin" implies all).
+func (p principal) can(kind, q string) bool {
+	for _, sc := range p.scopes {
+		if sc == "admin" || (kind != "admin" && (sc == kind+":*" || sc == kind+":"+q)) {
+			return true
+		}
+	}
+	return false
+}
+
+// authenticate reads the bearer token.
+func (s *Server) authenticate(r *http.Request) (principal, error) {
+	h := r.Header.Get("Authorization")
+	const prefix = "Bearer "
+	if len(h) <= len(prefix) || !strings.EqualFold(h[:len(prefix)], prefix) {
+		return principal{}, errUnauthenticated
+	}
+	tok := strings.TrimSpace(h[len(prefix):])
+	if s.cfg.AdminToken != "" && subtle.ConstantTimeCompare([]byte(tok), []byte(s.cfg.AdminToken)) == 1 {
+		return principal{name: "admin-token", scopes: []string{"admin"}}, nil
+	}
+	rec, ok := s.b.Authenticate(tok)
+	if !ok {
+		return principal{}, errUnauthenticated
+	}
+	return principal{name: rec.Name, scopes: rec.Scopes}, nil
+}
+
+// authorize authenticates r and checks scope kind on queue q (q "" for
+// admin); it writes the error and returns false when the caller may not.
+func (s *Server) authorize(w http.ResponseWriter, r *http.Request, kind, q string) (principal, bool) {
+	p, err := s.authenticate(r)
+	if err == nil && !p.can(kind, q) {
+		err = errForbidden
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return p, false
+	}
+	return p, true
+}
+
+// consumer wraps a consumer handler: valid queue name, consume scope.
+func (s *Server) consumer(h func(http.ResponseWriter, *http.Request, string)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		q := r.PathValue("q")
+		if _, ok := s.authorize(w, r, "consume", q); !ok {
+			return
+		}
+		h(w, r, q)
+	}
+}

@@ -1,0 +1,207 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/hookq/hookq/api"
+	"github.com/hookq/hookq/broker"
+	"github.com/hookq/hookq/ingest"
+)
+
+type serveConfig struct {
+	dev        bool
+	nodeID     string
+	dataDir    string
+	httpAddr   string
+	grpcAddr   string
+	raftAddr   string
+	peers      string
+	join       string
+	adminToken string
+	clusterKey string
+	publicURL  string
+	role       string
+	seeds      string
+	logLevel   string
+}
+
+func (c *serveConfig) flags(fs *flag.FlagSet) {
+	host, _ := os.Hostname()
+	fs.BoolVar(&c.dev, "dev", false, "single dev node: ./hookq-data, admin token \"dev\", source \"demo\" → queue \"demo\"")
+	fs.StringVar(&c.nodeID, "node-id", host, "this node's id (default: hostname)")
+	fs.StringVar(&c.dataDir, "data-dir", "./hookq-data", "directory for the Raft log, snapshots and Pebble")
+	fs.StringVar(&c.httpAddr, "http-addr", "127.0.0.1:8080", "HTTP listen address")
+	fs.StringVar(&c.grpcAddr, "grpc-addr", "127.0.0.1:9090", "gRPC listen address")
+	fs.StringVar(&c.raftAddr, "raft-addr", "127.0.0.1:7000", "Raft TCP address (bind and advertise)")
+	fs.StringVar(&c.peers, "peers", "", "initial voters id=raftaddr,... (identical on every initial voter)")
+	fs.StringVar(&c.join, "join", "", "HTTP URL of a running cluster to join as a fresh node")
+	fs.StringVar(&c.adminToken, "admin-token", "", "bearer token with the admin scope")
+	fs.StringVar(&c.clusterKey, "cluster-key", "", "shared secret for node-to-node calls (default: the admin token)")
+	fs.StringVar(&c.publicURL, "public-url", "", "base URL of the ack/nack/reject/extend URLs in meta (default http://<http-addr>)")
+	fs.StringVar(&c.role, "role", "voter", "voter | ingest")
+	fs.StringVar(&c.seeds, "seeds", "", "ingest role: HTTP URLs of cluster nodes, comma separated")
+	fs.StringVar(&c.logLevel, "log-level", "info", "debug | info | warn | error")
+}
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var c serveConfig
+	c.flags(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := applyEnv(fs); err != nil {
+		return err
+	}
+	explicit := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { explicit[f.Name] = true })
+	if c.dev {
+		if !explicit["admin-token"] && os.Getenv("HOOKQ_ADMIN_TOKEN") == "" {
+			c.adminToken = "dev"
+		}
+		if !explicit["node-id"] && os.Getenv("HOOKQ_NODE_ID") == "" {
+			c.nodeID = "dev"
+		}
+	}
+	if c.clusterKey == "" {
+		c.clusterKey = c.adminToken
+	}
+	log, err := newLogger(c.logLevel, stderr)
+	if err != nil {
+		return err
+	}
+	if c.role != "voter" {
+		return fmt.Errorf("--role %q: only \"voter\" is implemented in this build", c.role)
+	}
+	peers, err := parsePeers(c.peers)
+	if err != nil {
+		return err
+	}
+
+	httpLn, err := net.Listen("tcp", c.httpAddr)
+	if err != nil {
+		return fmt.Errorf("http listen: %w", err)
+	}
+	b, err := broker.Open(broker.Config{
+		NodeID: c.nodeID, DataDir: c.dataDir, RaftAddr: c.raftAddr, HTTPAddr: httpLn.Addr().String(),
+		GRPCAddr: c.grpcAddr, Peers: peers, NoBootstrap: c.join != "", Logger: log,
+	})
+	if err != nil {
+		httpLn.Close()
+		return err
+	}
+	srv := api.New(api.Config{HTTPAddr: httpLn.Addr().String(), PublicURL: c.publicURL, AdminToken: c.adminToken, Logger: log}, b)
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(httpLn) }()
+	log.Info("hookq node started", "node", c.nodeID, "http", httpLn.Addr().String(), "raft", c.raftAddr, "data", c.dataDir)
+
+	if c.dev {
+		if err := setupDev(ctx, b); err != nil {
+			log.Error("dev setup", "err", err)
+		} else {
+			printDevHelp(stdout, httpLn.Addr().String())
+		}
+	}
+
+	select {
+	case <-ctx.Done():
+	case err := <-serveErr:
+		if err != nil {
+			log.Error("http server", "err", err)
+		}
+	}
+	log.Info("shutting down: draining requests")
+	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("http shutdown", "err", err)
+	}
+	if b.IsLeader() {
+		if err := b.Raft().LeadershipTransfer().Error(); err != nil {
+			log.Debug("leadership transfer", "err", err)
+		}
+	}
+	return b.Close()
+}
+
+func parsePeers(s string) (map[string]string, error) {
+	if s == "" {
+		return nil, nil
+	}
+	out := map[string]string{}
+	for _, p := range strings.Split(s, ",") {
+		id, addr, ok := strings.Cut(strings.TrimSpace(p), "=")
+		if !ok || id == "" || addr == "" {
+			return nil, fmt.Errorf("--peers: %q is not id=host:port", p)
+		}
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			return nil, fmt.Errorf("--peers: %q: %v", p, err)
+		}
+		out[id] = addr
+	}
+	return out, nil
+}
+
+func newLogger(level string, w io.Writer) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+}
+
+// setupDev waits for leadership, then creates queue demo and source demo
+// (verify none) unless they exist.
+func setupDev(ctx context.Context, b *broker.Broker) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for !b.IsLeader() {
+		if time.Now().After(deadline) {
+			return errors.New("no leadership after 30s")
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	if _, err := b.Queue("demo"); errors.Is(err, broker.ErrQueueNotFound) {
+		if _, err := b.PutQueue(ctx, "demo", api.DefaultQueueConfig("demo")); err != nil {
+			return err
+		}
+	}
+	if _, err := b.Source("demo"); errors.Is(err, broker.ErrSourceNotFound) {
+		src := ingest.SourceConfig{Queues: []string{"demo"}, Verify: ingest.VerifyConfig{Type: "none"}}
+		if err := src.Normalize(); err != nil {
+			return err
+		}
+		if _, err := b.PutSource(ctx, "demo", api.SourceRecord(src)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func printDevHelp(w io.Writer, addr string) {
+	fmt.Fprintf(w, `
+hookq dev node ready on http://%[1]s  (admin token: dev, data: ./hookq-data)
+
+  # post a webhook to source "demo" (feeds queue "demo")
+  curl -i -X POST http://%[1]s/hooks/demo -H 'Content-Type: application/json' -d '{"hello":"world"}'
+  # fetch it (meta with ready-made ack/nack URLs is in X-Hookq-Meta)
+  curl -i -H 'Authorization: Bearer dev' 'http://%[1]s/v1/queues/demo/next?wait=5s'
+  # ack it with the deliveryId from the meta
+  curl -i -X POST -H 'Authorization: Bearer dev' http://%[1]s/v1/queues/demo/deliveries/<deliveryId>/ack
+
+`, addr)
+}
+
