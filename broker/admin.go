@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
-	"github.com/hookq/hookq/storage"
 	pb "github.com/hookq/hookq/proto/raftcmd"
+	"github.com/hookq/hookq/storage"
 )
 
 // QueueInfo is a queue's settings and stats (see storage.QueueInfo).
@@ -108,7 +108,9 @@ func (b *Broker) Messages(q, state string, limit int, after string) ([]*pb.Messa
 }
 
 // Message reads one message and its body.
-func (b *Broker) Message(q, id string) (*pb.MessageRecord, []byte, error) { return b.store.Message(q, id) }
+func (b *Broker) Message(q, id string) (*pb.MessageRecord, []byte, error) {
+	return b.store.Message(q, id)
+}
 
 // Replay re-enqueues copies of messages q still holds: by id, or received
 // in [since, until) (zero times are unbounded).

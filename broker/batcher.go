@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
-	"github.com/hookq/hookq/raftfsm"
 	pb "github.com/hookq/hookq/proto/raftcmd"
+	"github.com/hookq/hookq/raftfsm"
 	"google.golang.org/protobuf/proto"
 )
 

@@ -14,9 +14,9 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	pb "github.com/hookq/hookq/proto/raftcmd"
 	"github.com/hookq/hookq/raftfsm"
 	"github.com/hookq/hookq/storage"
-	pb "github.com/hookq/hookq/proto/raftcmd"
 	"go.etcd.io/bbolt"
 )
 

@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/hookq/hookq/storage"
 	pb "github.com/hookq/hookq/proto/raftcmd"
+	"github.com/hookq/hookq/storage"
 )
 
 // Delivery is one leased message (see storage.Delivery).

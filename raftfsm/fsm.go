@@ -12,8 +12,8 @@ import (
 	"io"
 
 	"github.com/hashicorp/raft"
-	"github.com/hookq/hookq/storage"
 	pb "github.com/hookq/hookq/proto/raftcmd"
+	"github.com/hookq/hookq/storage"
 	"google.golang.org/protobuf/proto"
 )
 

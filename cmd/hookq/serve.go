@@ -204,4 +204,3 @@ hookq dev node ready on http://%[1]s  (admin token: dev, data: ./hookq-data)
 
 `, addr)
 }
-
