@@ -155,14 +155,11 @@ type ClusterInfo struct {
 }
 
 // Cluster describes the cluster: the Raft configuration joined with the
-// node records of the replicated state.
+// node records of the replicated state. Health and applied indexes are
+// the leader's knowledge (heartbeats); a follower asks the leader.
 func (b *Broker) Cluster() (ClusterInfo, error) {
 	_, leaderID := b.raft.LeaderWithID()
 	info := ClusterInfo{Leader: string(leaderID), Term: b.raft.CurrentTerm()}
-	f := b.raft.GetConfiguration()
-	if err := f.Error(); err != nil {
-		return info, fmt.Errorf("%w: %v", ErrUnavailable, err)
-	}
 	records, err := b.store.Nodes()
 	if err != nil {
 		return info, err
@@ -171,7 +168,19 @@ func (b *Broker) Cluster() (ClusterInfo, error) {
 	for _, r := range records {
 		byID[r.Id] = r
 	}
-	for _, s := range f.Configuration().Servers {
+	leading := b.raft.State() == raft.Leader
+	status := func(n *NodeInfo) {
+		switch {
+		case n.ID == b.cfg.NodeID:
+			n.Healthy = leading || b.heardFromLeader()
+			n.AppliedIndex = b.raft.AppliedIndex()
+		case leading:
+			n.Healthy, n.AppliedIndex = b.health.get(n.ID, healthyWindow)
+		default:
+			n.Healthy = n.ID == string(leaderID) && b.heardFromLeader()
+		}
+	}
+	for _, s := range b.raftServers() {
 		n := NodeInfo{ID: string(s.ID), RaftAddr: string(s.Address), Role: "voter", Suffrage: "voter"}
 		if s.Suffrage != raft.Voter {
 			n.Suffrage = "nonvoter"
@@ -180,17 +189,21 @@ func (b *Broker) Cluster() (ClusterInfo, error) {
 			n.HTTPAddr, n.GRPCAddr = r.HttpAddr, r.GrpcAddr
 			delete(byID, n.ID)
 		}
-		if n.ID == b.cfg.NodeID {
-			n.Healthy = true
-			n.AppliedIndex = b.raft.AppliedIndex()
-			n.HTTPAddr, n.GRPCAddr = b.cfg.HTTPAddr, b.cfg.GRPCAddr
-		}
+		status(&n)
 		info.Nodes = append(info.Nodes, n)
 	}
 	for _, r := range records {
 		if _, ok := byID[r.Id]; ok {
-			info.Nodes = append(info.Nodes, NodeInfo{ID: r.Id, RaftAddr: r.RaftAddr, HTTPAddr: r.HttpAddr, GRPCAddr: r.GrpcAddr, Role: r.Role, Suffrage: "none"})
+			n := NodeInfo{ID: r.Id, RaftAddr: r.RaftAddr, HTTPAddr: r.HttpAddr, GRPCAddr: r.GrpcAddr, Role: r.Role, Suffrage: "none"}
+			status(&n)
+			info.Nodes = append(info.Nodes, n)
 		}
 	}
 	return info, nil
+}
+
+// heardFromLeader reports whether a follower heard from the leader within
+// the health window.
+func (b *Broker) heardFromLeader() bool {
+	return time.Since(b.raft.LastContact()) <= healthyWindow
 }

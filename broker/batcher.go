@@ -42,28 +42,59 @@ func newBatcher(b *Broker) *batcher {
 }
 
 // propose submits op and waits for its result: nil error means the entry
-// holding it was committed and applied.
+// holding it was committed and applied. On a follower the batch goes to
+// the leader in one forwarding call.
 func (bt *batcher) propose(ctx context.Context, op *pb.Op) (any, error) {
-	if bt.b.raft.State() != raft.Leader {
-		return nil, ErrNotLeader
+	p := bt.submit(ctx, op)
+	if p == nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, ErrClosed
 	}
+	return bt.await(ctx, p)
+}
+
+func (bt *batcher) submit(ctx context.Context, op *pb.Op) *proposal {
 	p := &proposal{op: op, size: proto.Size(op), done: make(chan outcome, 1)}
 	select {
 	case bt.in <- p:
+		return p
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return nil
 	case <-bt.b.ctx.Done():
-		return nil, ErrClosed
+		return nil
 	}
-	// Once queued, the entry may commit: wait for the outcome even if the
-	// caller gives up, so a 2xx is never sent for uncommitted work and an
-	// error is never sent for committed work without the caller knowing.
+}
+
+// await waits for p's outcome. Once queued, the entry may commit: if the
+// caller gives up first it learns only that the outcome is unknown.
+func (bt *batcher) await(ctx context.Context, p *proposal) (any, error) {
 	select {
 	case o := <-p.done:
 		return o.res, o.err
 	case <-ctx.Done():
 		return nil, fmt.Errorf("%w: %v (outcome unknown)", ErrUnavailable, ctx.Err())
 	}
+}
+
+// proposeLocal submits ops forwarded by another node, letting them join
+// this leader's batches, and waits for all of them.
+func (bt *batcher) proposeLocal(ctx context.Context, ops []*pb.Op) []outcome {
+	ps := make([]*proposal, len(ops))
+	for i, op := range ops {
+		ps[i] = bt.submit(ctx, op)
+	}
+	out := make([]outcome, len(ops))
+	for i, p := range ps {
+		if p == nil {
+			out[i] = outcome{err: ErrClosed}
+			continue
+		}
+		res, err := bt.await(ctx, p)
+		out[i] = outcome{res: res, err: err}
+	}
+	return out
 }
 
 // run collects proposals into entries. While every in-flight slot is busy
@@ -108,12 +139,11 @@ func (bt *batcher) run(ctx context.Context, wg *sync.WaitGroup) {
 			}
 		}
 		bt.collect(add, full, cfg.Linger)
-		f := bt.apply(batch)
 		flights.Add(1)
 		go func() {
 			defer flights.Done()
 			defer func() { <-bt.inflight }()
-			bt.finish(batch, f)
+			bt.dispatch(ctx, batch)
 		}()
 	}
 }
@@ -142,6 +172,27 @@ func (bt *batcher) collect(add func(*proposal), full func() bool, linger time.Du
 		case <-deadline:
 			return
 		}
+	}
+}
+
+// dispatch commits a batch: through Raft on the leader, or forwarded to
+// the leader in one call from a follower.
+func (bt *batcher) dispatch(ctx context.Context, batch []*proposal) {
+	if bt.b.raft.State() == raft.Leader {
+		bt.finish(batch, bt.apply(batch))
+		return
+	}
+	ops := make([]*pb.Op, len(batch))
+	for i, p := range batch {
+		ops[i] = p.op
+	}
+	results, err := forward(ctx, bt.b, bt.b.peers, ops, bt.b.cfg.Raft.ApplyTimeout)
+	if err != nil {
+		fail(batch, err)
+		return
+	}
+	for i, p := range batch {
+		p.done <- outcome{res: decodeResult(p.op, results[i])}
 	}
 }
 

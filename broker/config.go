@@ -19,6 +19,8 @@ type Config struct {
 	Peers map[string]string
 	// NoBootstrap leaves a fresh node waiting to be added (--join).
 	NoBootstrap bool
+	// ClusterKey authenticates node-to-node gRPC calls.
+	ClusterKey string
 
 	Batch  BatchConfig
 	Raft   RaftTuning

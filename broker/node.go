@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"sync"
@@ -14,7 +13,6 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
-	pb "github.com/hookq/hookq/proto/raftcmd"
 	"github.com/hookq/hookq/raftfsm"
 	"github.com/hookq/hookq/storage"
 	"go.etcd.io/bbolt"
@@ -28,8 +26,12 @@ type Broker struct {
 	raft      *raft.Raft
 	logs      *raftboltdb.BoltStore
 	transport *raft.NetworkTransport
+	layer     *streamLayer
 	batcher   *batcher
 	waiters   *waiters
+	peers     *peers
+	health    *healthTable
+	records   recordWriter
 
 	// readable is set once this node, as leader, has applied everything
 	// committed before its term (Barrier), so local reads are current.
@@ -47,7 +49,8 @@ func Open(cfg Config) (*Broker, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	b := &Broker{cfg: cfg, waiters: newWaiters()}
+	b := &Broker{cfg: cfg, waiters: newWaiters(), peers: newPeers(cfg.ClusterKey), health: newHealthTable(),
+		records: recordWriter{pending: map[string]bool{}}}
 	b.ctx, b.cancel = context.WithCancel(context.Background())
 	ok := false
 	defer func() {
@@ -78,14 +81,13 @@ func Open(cfg Config) (*Broker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("broker: snapshots: %w", err)
 	}
-	addr, err := net.ResolveTCPAddr("tcp", cfg.RaftAddr)
+	b.layer, err = newStreamLayer(cfg.RaftAddr)
 	if err != nil {
 		return nil, fmt.Errorf("broker: raft address %q: %w", cfg.RaftAddr, err)
 	}
-	b.transport, err = raft.NewTCPTransportWithLogger(cfg.RaftAddr, addr, 8, 10*time.Second, b.hclog("transport"))
-	if err != nil {
-		return nil, fmt.Errorf("broker: raft transport: %w", err)
-	}
+	b.transport = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+		Stream: b.layer, MaxPool: 8, Timeout: 10 * time.Second, Logger: b.hclog("transport"),
+	})
 
 	rc := b.raftConfig()
 	hasState, err := raft.HasExistingState(b.logs, b.logs, snaps)
@@ -102,9 +104,10 @@ func Open(cfg Config) (*Broker, error) {
 		return nil, fmt.Errorf("broker: raft: %w", err)
 	}
 	b.batcher = newBatcher(b)
-	b.wg.Add(2)
+	b.wg.Add(3)
 	go b.batcher.run(b.ctx, &b.wg)
 	go b.watchLeadership(&b.wg)
+	go b.heartbeats(&b.wg)
 	ok = true
 	return b, nil
 }
@@ -194,10 +197,7 @@ func (b *Broker) lead(ctx context.Context) {
 	}
 	b.readable.Store(true)
 	b.waiters.notifyAll()
-	self := &pb.NodeRecord{Id: b.cfg.NodeID, RaftAddr: b.cfg.RaftAddr, HttpAddr: b.cfg.HTTPAddr, GrpcAddr: b.cfg.GRPCAddr, Role: "voter"}
-	if _, err := b.admin(ctx, &pb.Op{Kind: &pb.Op_PutNode{PutNode: &pb.PutNode{Node: self}}}); err != nil {
-		b.cfg.Logger.Warn("recording node addresses", "err", err)
-	}
+	b.ensureNodeRecord(b.selfRecord())
 	b.sweep(ctx)
 }
 
@@ -207,19 +207,28 @@ func (b *Broker) IsLeader() bool {
 }
 
 // Ready reports whether the node knows a leader and has applied everything
-// committed that it knows of.
+// the leader had committed at the time of asking.
 func (b *Broker) Ready() bool {
 	if b.closed.Load() {
-		return false
-	}
-	addr, _ := b.raft.LeaderWithID()
-	if addr == "" {
 		return false
 	}
 	if b.raft.State() == raft.Leader {
 		return b.readable.Load()
 	}
-	return b.raft.AppliedIndex() >= b.raft.CommitIndex()
+	ctx, cancel := context.WithTimeout(b.ctx, time.Second)
+	defer cancel()
+	hb, err := b.heartbeat(ctx)
+	if err != nil {
+		return false
+	}
+	deadline := time.Now().Add(time.Second)
+	for b.raft.AppliedIndex() < hb.CommitIndex {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return true
 }
 
 // Store exposes the node's local state for reads and tests.
@@ -240,6 +249,7 @@ func (b *Broker) Close() error {
 	b.cancel()
 	b.wg.Wait()
 	var errs []error
+	b.peers.close()
 	if b.raft != nil {
 		errs = append(errs, b.raft.Shutdown().Error())
 	}

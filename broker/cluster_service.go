@@ -1,0 +1,156 @@
+package broker
+
+import (
+	"context"
+	"crypto/subtle"
+	"hash/fnv"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+	pb "github.com/hookq/hookq/proto/raftcmd"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+)
+
+// clusterService is the node-to-node gRPC service.
+type clusterService struct {
+	pb.UnimplementedClusterServer
+	b *Broker
+}
+
+// RegisterGRPC registers the node-to-node service on s.
+func (b *Broker) RegisterGRPC(s *grpc.Server) {
+	pb.RegisterClusterServer(s, &clusterService{b: b})
+}
+
+// AuthInterceptor rejects node-to-node calls without the cluster key.
+// Calls to other services pass through untouched.
+func AuthInterceptor(clusterKey string) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+		if strings.HasPrefix(info.FullMethod, "/"+pb.Cluster_ServiceDesc.ServiceName+"/") && !clusterKeyOK(ctx, clusterKey) {
+			return nil, status.Error(codes.Unauthenticated, "bad cluster key")
+		}
+		return h(ctx, req)
+	}
+}
+
+func clusterKeyOK(ctx context.Context, key string) bool {
+	md, _ := metadata.FromIncomingContext(ctx)
+	for _, v := range md.Get("authorization") {
+		if subtle.ConstantTimeCompare([]byte(v), []byte("Bearer "+key)) == 1 && key != "" {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *clusterService) Propose(ctx context.Context, req *pb.ProposeRequest) (*pb.ProposeResponse, error) {
+	if s.b.raft.State() != raft.Leader {
+		return nil, s.b.notLeaderStatus(ctx)
+	}
+	outs := s.b.batcher.proposeLocal(ctx, req.Ops)
+	resp := &pb.ProposeResponse{Results: make([]*pb.OpResult, len(outs))}
+	for i, o := range outs {
+		resp.Results[i] = encodeResult(o)
+	}
+	return resp, nil
+}
+
+func (s *clusterService) Heartbeat(ctx context.Context, req *pb.HeartbeatRequest) (*pb.HeartbeatResponse, error) {
+	b := s.b
+	if b.raft.State() != raft.Leader {
+		return nil, b.notLeaderStatus(ctx)
+	}
+	if req.Node != nil && req.Node.Id != "" {
+		b.health.seen(req.Node.Id, req.AppliedIndex)
+		b.ensureNodeRecord(req.Node)
+	}
+	return &pb.HeartbeatResponse{CommitIndex: b.raft.CommitIndex(), LeaderId: b.cfg.NodeID, SourcesVersion: b.sourcesVersion()}, nil
+}
+
+func (s *clusterService) Membership(ctx context.Context, req *pb.MembershipRequest) (*pb.MembershipResponse, error) {
+	b := s.b
+	if b.raft.State() != raft.Leader {
+		return nil, b.notLeaderStatus(ctx)
+	}
+	if err := b.membershipLocal(ctx, req); err != nil {
+		return nil, status.Error(codes.Aborted, err.Error())
+	}
+	return &pb.MembershipResponse{}, nil
+}
+
+func (s *clusterService) Sources(context.Context, *pb.SourcesRequest) (*pb.SourcesResponse, error) {
+	m, names, err := s.b.store.Sources()
+	if err != nil {
+		return nil, status.Error(codes.Unavailable, err.Error())
+	}
+	resp := &pb.SourcesResponse{Version: versionOf(m, names)}
+	for _, n := range names {
+		resp.Sources = append(resp.Sources, &pb.NamedSource{Name: n, Config: m[n]})
+	}
+	return resp, nil
+}
+
+// sourcesVersion is a hash of every source config: it changes whenever a
+// source does, so ingest nodes know when to fetch them again.
+func (b *Broker) sourcesVersion() uint64 {
+	m, names, err := b.store.Sources()
+	if err != nil {
+		return 0
+	}
+	return versionOf(m, names)
+}
+
+func versionOf(m map[string]*pb.SourceConfig, names []string) uint64 {
+	h := fnv.New64a()
+	for _, n := range names {
+		h.Write([]byte(n))
+		h.Write([]byte{0})
+		b, _ := proto.MarshalOptions{Deterministic: true}.Marshal(m[n])
+		h.Write(b)
+	}
+	return h.Sum64()
+}
+
+// healthTable is the leader's memory of when it last heard from each node.
+type healthTable struct {
+	mu   sync.Mutex
+	last map[string]time.Time
+	idx  map[string]uint64
+}
+
+func newHealthTable() *healthTable {
+	return &healthTable{last: map[string]time.Time{}, idx: map[string]uint64{}}
+}
+
+func (h *healthTable) seen(id string, applied uint64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.last[id] = time.Now()
+	h.idx[id] = applied
+}
+
+// get reports whether id was heard from within window, and its applied index.
+func (h *healthTable) get(id string, window time.Duration) (bool, uint64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	t, ok := h.last[id]
+	return ok && time.Since(t) <= window, h.idx[id]
+}
+
+func (h *healthTable) ids() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make([]string, 0, len(h.last))
+	for id := range h.last {
+		out = append(out, id)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,236 @@
+package broker_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/hookq/hookq/broker"
+	"github.com/hookq/hookq/broker/brokertest"
+	pb "github.com/hookq/hookq/proto/raftcmd"
+)
+
+func followers(nodes []*brokertest.Node, leader *brokertest.Node) []*brokertest.Node {
+	var out []*brokertest.Node
+	for _, n := range nodes {
+		if n != leader {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func enqueue(t *testing.T, b *broker.Broker, q, body string) string {
+	t.Helper()
+	r, err := b.Enqueue(context.Background(), broker.EnqueueRequest{Source: "s", Queues: []string{q}, Body: []byte(body)})
+	if err != nil {
+		t.Fatalf("enqueue via %s: %v", b.NodeID(), err)
+	}
+	return r.MessageID
+}
+
+// Every command type goes through the log; all replicas end byte-identical.
+func TestClusterReplicatesEveryCommandType(t *testing.T) {
+	if testing.Short() {
+		t.Skip("cluster test")
+	}
+	nodes := brokertest.StartCluster(t, 3, nil)
+	leader := brokertest.WaitClusterLeader(t, nodes, 10*time.Second)
+	ctx := context.Background()
+	b := leader.Broker
+	mustQueue(t, b, "orders")
+	if _, err := b.PutSource(ctx, "src", &pb.SourceConfig{Queues: []string{"orders"}, VerifyType: "none"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.CreateToken(ctx, "tok", []string{"consume:*"}); err != nil {
+		t.Fatal(err)
+	}
+	ids := []string{enqueue(t, b, "orders", "a"), enqueue(t, b, "orders", "b"), enqueue(t, b, "orders", "c")}
+	ds, err := b.Lease(ctx, "orders", broker.LeaseOptions{Max: 3})
+	if err != nil || len(ds) != 3 {
+		t.Fatalf("lease: %v %d", err, len(ds))
+	}
+	res, err := b.Settle(ctx, "orders", []*pb.SettleItem{
+		{DeliveryId: ds[0].DeliveryID, Action: pb.SettleAction_ACK},
+		{DeliveryId: ds[1].DeliveryID, Action: pb.SettleAction_REJECT, Reason: "bad"},
+		{DeliveryId: ds[2].DeliveryID, Action: pb.SettleAction_EXTEND, VisibilityNanos: int64(time.Minute)},
+	})
+	if err != nil || res[0].Err != nil || res[1].Err != nil || res[2].Err != nil {
+		t.Fatalf("settle: %v %+v", err, res)
+	}
+	if n, err := b.Redrive(ctx, "orders.dlq", nil); err != nil || n != 1 {
+		t.Fatalf("redrive: %d %v", n, err)
+	}
+	if n, err := b.Replay(ctx, "orders", []string{ids[0]}, time.Time{}, time.Time{}); err != nil || n != 1 {
+		t.Fatalf("replay: %d %v", n, err)
+	}
+	if n, err := b.Purge(ctx, "orders"); err != nil || n != 3 {
+		t.Fatalf("purge: %d %v", n, err)
+	}
+	if err := b.DeleteToken(ctx, "tok"); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.DeleteSource(ctx, "src"); err != nil {
+		t.Fatal(err)
+	}
+	mustQueue(t, b, "gone")
+	if err := b.DeleteQueue(ctx, "gone"); err != nil {
+		t.Fatal(err)
+	}
+	brokertest.WaitConverged(t, nodes, 10*time.Second)
+	for _, n := range nodes {
+		q, err := n.Queue("orders")
+		if err != nil {
+			t.Fatalf("%s: %v", n.NodeID(), err)
+		}
+		if q.Stats.Enqueued != 5 || q.Stats.Acked != 1 || q.Stats.DeadLettered != 1 {
+			t.Fatalf("%s stats = %+v", n.NodeID(), q.Stats)
+		}
+	}
+}
+
+// Any voter accepts enqueue, lease and settle and forwards to the leader.
+func TestFollowerForwardsToLeader(t *testing.T) {
+	if testing.Short() {
+		t.Skip("cluster test")
+	}
+	nodes := brokertest.StartCluster(t, 3, nil)
+	leader := brokertest.WaitClusterLeader(t, nodes, 10*time.Second)
+	mustQueue(t, leader.Broker, "q")
+	f := followers(nodes, leader)[0]
+	ctx := context.Background()
+	id := enqueue(t, f.Broker, "q", "via follower")
+	// The follower leases once it has replicated the message.
+	ds, err := f.Lease(ctx, "q", broker.LeaseOptions{Max: 1, Wait: 5 * time.Second})
+	if err != nil || len(ds) != 1 {
+		t.Fatalf("lease via follower: %v %d", err, len(ds))
+	}
+	if got := fmt.Sprintf("%016x", ds[0].Message.Seq); got != id || string(ds[0].Body) != "via follower" {
+		t.Fatalf("leased %s %q, want %s", got, ds[0].Body, id)
+	}
+	res, err := f.Settle(ctx, "q", []*pb.SettleItem{{DeliveryId: ds[0].DeliveryID, Action: pb.SettleAction_ACK}})
+	if err != nil || res[0].Err != nil {
+		t.Fatalf("ack via follower: %v %+v", err, res)
+	}
+	res, err = f.Settle(ctx, "q", []*pb.SettleItem{{DeliveryId: ds[0].DeliveryID, Action: pb.SettleAction_ACK}})
+	if err != nil || !errors.Is(res[0].Err, broker.ErrLeaseExpired) {
+		t.Fatalf("second ack via follower: %v %+v, want lease expired", err, res)
+	}
+	if _, err := f.PutQueue(ctx, "made-on-follower", brokertest.QueueConfig("made-on-follower")); err != nil {
+		t.Fatalf("admin via follower: %v", err)
+	}
+	brokertest.WaitConverged(t, nodes, 10*time.Second)
+	q, err := leader.Queue("q")
+	if err != nil || q.Stats.Acked != 1 {
+		t.Fatalf("leader stats: %v %+v", err, q.Stats)
+	}
+}
+
+// A leader cut off from the others steps down; writes it accepted answer
+// unavailable, the majority elects a new leader and keeps serving, and
+// after healing every node converges to the same state.
+func TestPartitionedLeaderStepsDownAndHealConverges(t *testing.T) {
+	if testing.Short() {
+		t.Skip("cluster test")
+	}
+	nodes := brokertest.StartCluster(t, 3, nil)
+	old := brokertest.WaitClusterLeader(t, nodes, 10*time.Second)
+	mustQueue(t, old.Broker, "q")
+	before := enqueue(t, old.Broker, "q", "before")
+	ctx := context.Background()
+
+	old.Partition(true)
+	// A write on the cut-off leader must not succeed.
+	wctx, cancel := context.WithTimeout(ctx, 8*time.Second)
+	_, err := old.Enqueue(wctx, broker.EnqueueRequest{Source: "s", Queues: []string{"q"}, Body: []byte("lost?")})
+	cancel()
+	if err == nil {
+		t.Fatal("partitioned leader acknowledged a write")
+	}
+	if !errors.Is(err, broker.ErrUnavailable) && !errors.Is(err, broker.ErrNotLeader) {
+		t.Fatalf("partitioned leader write error = %v, want unavailable/not leader", err)
+	}
+	rest := followers(nodes, old)
+	leader := brokertest.WaitClusterLeader(t, rest, 15*time.Second)
+	after := enqueue(t, leader.Broker, "q", "after")
+	deadline := time.Now().Add(10 * time.Second)
+	for old.IsLeader() {
+		if time.Now().After(deadline) {
+			t.Fatal("partitioned leader did not step down")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	old.Partition(false)
+	brokertest.WaitConverged(t, nodes, 20*time.Second)
+	// Both acknowledged messages are on every node.
+	for _, n := range nodes {
+		for _, id := range []string{before, after} {
+			if _, _, err := n.Message("q", id); err != nil {
+				t.Fatalf("%s lacks %s: %v", n.NodeID(), id, err)
+			}
+		}
+	}
+}
+
+// A fresh node joins, catches up through a snapshot install (the leader's
+// log is truncated first), serves reads; a removed node stops being a voter.
+func TestJoinCatchesUpBySnapshotAndRemoveDropsVoter(t *testing.T) {
+	if testing.Short() {
+		t.Skip("cluster test")
+	}
+	small := func(c *broker.Config) {
+		c.Raft.SnapshotThreshold = 16
+		c.Raft.TrailingLogs = 4
+	}
+	nodes := brokertest.StartCluster(t, 3, small)
+	leader := brokertest.WaitClusterLeader(t, nodes, 10*time.Second)
+	mustQueue(t, leader.Broker, "q")
+	for i := 0; i < 50; i++ {
+		enqueue(t, leader.Broker, "q", strconv.Itoa(i))
+	}
+	if err := leader.Raft().Snapshot().Error(); err != nil {
+		t.Fatalf("snapshot: %v", err)
+	}
+	joiner := brokertest.StartJoiner(t, "n4", small)
+	if err := nodes[0].Join(context.Background(), &pb.NodeRecord{
+		Id: "n4", RaftAddr: joiner.Cfg.RaftAddr, HttpAddr: joiner.Cfg.HTTPAddr, GrpcAddr: joiner.Cfg.GRPCAddr,
+	}); err != nil {
+		t.Fatalf("join: %v", err)
+	}
+	all := append(append([]*brokertest.Node(nil), nodes...), joiner)
+	brokertest.WaitConverged(t, all, 20*time.Second)
+	if idx := joiner.Raft().Stats()["last_snapshot_index"]; idx == "0" || idx == "" {
+		t.Fatalf("joiner did not install a snapshot (last_snapshot_index %q)", idx)
+	}
+	q, err := joiner.Queue("q")
+	if err != nil || q.Stats.Ready != 50 {
+		t.Fatalf("joiner reads: %v %+v", err, q.Stats)
+	}
+	info, err := leader.Cluster()
+	if err != nil || len(info.Nodes) != 4 {
+		t.Fatalf("cluster: %v %+v", err, info)
+	}
+
+	if err := joiner.RemoveNode(context.Background(), "n4"); err != nil {
+		t.Fatalf("remove: %v", err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		info, err = leader.Cluster()
+		found := false
+		for _, n := range info.Nodes {
+			found = found || n.ID == "n4"
+		}
+		if err == nil && !found {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("n4 still listed after removal: %+v", info.Nodes)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

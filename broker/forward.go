@@ -1,0 +1,139 @@
+package broker
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	pb "github.com/hookq/hookq/proto/raftcmd"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+)
+
+// leaderTrailer carries, on a FailedPrecondition answer, the id of the
+// leader the answering node knows.
+const leaderTrailer = "hookq-leader"
+
+// peers keeps one long-lived gRPC connection per node address and the
+// cluster key that authenticates calls on them.
+type peers struct {
+	key   string
+	mu    sync.Mutex
+	conns map[string]*grpc.ClientConn
+}
+
+func newPeers(key string) *peers { return &peers{key: key, conns: map[string]*grpc.ClientConn{}} }
+
+func (p *peers) client(addr string) (pb.ClusterClient, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if c, ok := p.conns[addr]; ok {
+		return pb.NewClusterClient(c), nil
+	}
+	c, err := grpc.NewClient(addr,
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20), grpc.MaxCallSendMsgSize(64<<20)))
+	if err != nil {
+		return nil, fmt.Errorf("%w: dial %s: %v", ErrUnavailable, addr, err)
+	}
+	p.conns[addr] = c
+	return pb.NewClusterClient(c), nil
+}
+
+func (p *peers) ctx(ctx context.Context) context.Context {
+	return metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+p.key)
+}
+
+func (p *peers) close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for a, c := range p.conns {
+		c.Close()
+		delete(p.conns, a)
+	}
+}
+
+// LeaderLocator finds the current leader's gRPC address.
+type leaderLocator interface {
+	leaderGRPC() (id, addr string, ok bool)
+}
+
+// leaderGRPC resolves the leader through Raft and the node records of the
+// replicated state.
+func (b *Broker) leaderGRPC() (string, string, bool) {
+	_, id := b.raft.LeaderWithID()
+	if id == "" {
+		return "", "", false
+	}
+	if string(id) == b.cfg.NodeID {
+		return string(id), b.cfg.GRPCAddr, true
+	}
+	nodes, err := b.store.Nodes()
+	if err != nil {
+		return "", "", false
+	}
+	for _, n := range nodes {
+		if n.Id == string(id) && n.GrpcAddr != "" {
+			return n.Id, n.GrpcAddr, true
+		}
+	}
+	return string(id), "", false
+}
+
+// forward sends a batch of operations to the leader in one Propose call,
+// following "not leader" answers (nothing was proposed, so a retry is
+// safe) until timeout. Any other failure is an unknown outcome.
+func forward(ctx context.Context, loc leaderLocator, p *peers, ops []*pb.Op, timeout time.Duration) ([]*pb.OpResult, error) {
+	deadline := time.Now().Add(timeout)
+	ctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	backoff := 20 * time.Millisecond
+	for {
+		_, addr, ok := loc.leaderGRPC()
+		if ok {
+			c, err := p.client(addr)
+			if err != nil {
+				return nil, err
+			}
+			resp, err := c.Propose(p.ctx(ctx), &pb.ProposeRequest{Ops: ops})
+			if err == nil {
+				if len(resp.Results) != len(ops) {
+					return nil, fmt.Errorf("%w: leader answered %d results for %d ops", ErrUnavailable, len(resp.Results), len(ops))
+				}
+				return resp.Results, nil
+			}
+			st := status.Convert(err)
+			switch st.Code() {
+			case codes.FailedPrecondition:
+				// Not the leader any more: nothing proposed; look again.
+			case codes.Unavailable:
+				// Could not reach it, or the connection broke mid-call.
+				return nil, fmt.Errorf("%w: leader %s: %s", ErrUnavailable, addr, st.Message())
+			default:
+				return nil, fmt.Errorf("%w: leader %s: %s", ErrUnavailable, addr, st.Message())
+			}
+		}
+		if time.Now().Add(backoff).After(deadline) {
+			return nil, fmt.Errorf("%w: no reachable leader", ErrNotLeader)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%w: no reachable leader", ErrNotLeader)
+		case <-time.After(backoff):
+		}
+		if backoff < 200*time.Millisecond {
+			backoff *= 2
+		}
+	}
+}
+
+// notLeaderStatus is the answer of a node that is not the leader.
+func (b *Broker) notLeaderStatus(ctx context.Context) error {
+	_, id := b.raft.LeaderWithID()
+	_ = grpc.SetTrailer(ctx, metadata.Pairs(leaderTrailer, string(id)))
+	return status.Error(codes.FailedPrecondition, "not leader")
+}
