@@ -36,6 +36,9 @@ type Backend interface {
 	Purge(ctx context.Context, q string) (int64, error)
 
 	Cluster() (broker.ClusterInfo, error)
+	Join(ctx context.Context, n *pb.NodeRecord) error
+	RemoveNode(ctx context.Context, id string) error
+	TransferLeadership(ctx context.Context) error
 	Ready() bool
 }
 

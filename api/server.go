@@ -24,6 +24,9 @@ type Config struct {
 	// AdminToken, when set, is a bearer token with the admin scope that is
 	// not stored in the cluster.
 	AdminToken string
+	// ClusterKey, when set, is accepted like AdminToken: nodes use it to
+	// join and to manage membership.
+	ClusterKey string
 	Logger     *slog.Logger
 	// Registry receives the API's metrics (default: a new registry).
 	Registry *prometheus.Registry
@@ -54,6 +57,15 @@ func New(cfg Config, backend Backend) *Server {
 	s.base = publicBase(cfg.PublicURL, cfg.HTTPAddr)
 	s.metrics = newMetrics(cfg.Registry)
 	s.routes()
+	// Built here, not in Serve, so Shutdown never races Serve and a
+	// Shutdown that comes first makes Serve return at once.
+	s.srv = &http.Server{
+		Handler:           s,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
 	return s
 }
 
@@ -87,6 +99,7 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /v1/queues/{q}/settle", s.consumer(s.handleSettle))
 	m.HandleFunc("GET /v1/queues/{q}/stream", s.consumer(s.handleStream))
 	s.adminRoutes()
+	s.clusterRoutes()
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, errNotFound)
 	})
@@ -106,13 +119,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.Serve
 
 // Serve serves on l until Shutdown.
 func (s *Server) Serve(l net.Listener) error {
-	s.srv = &http.Server{
-		Handler:           s,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
-	}
 	err := s.srv.Serve(l)
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
@@ -121,11 +127,9 @@ func (s *Server) Serve(l net.Listener) error {
 }
 
 // Shutdown stops accepting, ends open streams, and waits for in-flight
-// requests to finish (or ctx to end).
+// requests to finish (or ctx to end). Streams end even when the Server is
+// mounted as a handler elsewhere instead of through Serve.
 func (s *Server) Shutdown(ctx context.Context) error {
-	if s.srv == nil {
-		return nil
-	}
 	s.srv.SetKeepAlivesEnabled(false)
 	s.streams.closeAll()
 	return s.srv.Shutdown(ctx)
@@ -155,8 +159,10 @@ func (s *Server) authenticate(r *http.Request) (principal, error) {
 		return principal{}, errUnauthenticated
 	}
 	tok := strings.TrimSpace(h[len(prefix):])
-	if s.cfg.AdminToken != "" && subtle.ConstantTimeCompare([]byte(tok), []byte(s.cfg.AdminToken)) == 1 {
-		return principal{name: "admin-token", scopes: []string{"admin"}}, nil
+	for _, k := range []string{s.cfg.AdminToken, s.cfg.ClusterKey} {
+		if k != "" && subtle.ConstantTimeCompare([]byte(tok), []byte(k)) == 1 {
+			return principal{name: "admin-token", scopes: []string{"admin"}}, nil
+		}
 	}
 	rec, ok := s.b.Authenticate(tok)
 	if !ok {

@@ -15,6 +15,7 @@ import (
 	"github.com/hookq/hookq/api"
 	"github.com/hookq/hookq/broker"
 	"github.com/hookq/hookq/ingest"
+	"google.golang.org/grpc"
 )
 
 type serveConfig struct {
@@ -92,18 +93,37 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return fmt.Errorf("http listen: %w", err)
 	}
+	grpcLn, err := net.Listen("tcp", c.grpcAddr)
+	if err != nil {
+		httpLn.Close()
+		return fmt.Errorf("grpc listen: %w", err)
+	}
 	b, err := broker.Open(broker.Config{
 		NodeID: c.nodeID, DataDir: c.dataDir, RaftAddr: c.raftAddr, HTTPAddr: httpLn.Addr().String(),
-		GRPCAddr: c.grpcAddr, Peers: peers, NoBootstrap: c.join != "", Logger: log,
+		GRPCAddr: grpcLn.Addr().String(), Peers: peers, NoBootstrap: c.join != "", ClusterKey: c.clusterKey, Logger: log,
 	})
 	if err != nil {
 		httpLn.Close()
+		grpcLn.Close()
 		return err
 	}
-	srv := api.New(api.Config{HTTPAddr: httpLn.Addr().String(), PublicURL: c.publicURL, AdminToken: c.adminToken, Logger: log}, b)
+	gs := grpc.NewServer(grpc.UnaryInterceptor(broker.AuthInterceptor(c.clusterKey)))
+	b.RegisterGRPC(gs)
+	go func() {
+		if err := gs.Serve(grpcLn); err != nil {
+			log.Error("grpc server", "err", err)
+		}
+	}()
+	srv := api.New(api.Config{
+		HTTPAddr: httpLn.Addr().String(), PublicURL: c.publicURL, AdminToken: c.adminToken, ClusterKey: c.clusterKey, Logger: log,
+	}, b)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(httpLn) }()
-	log.Info("hookq node started", "node", c.nodeID, "http", httpLn.Addr().String(), "raft", c.raftAddr, "data", c.dataDir)
+	log.Info("hookq node started", "node", c.nodeID, "http", httpLn.Addr().String(), "grpc", grpcLn.Addr().String(),
+		"raft", c.raftAddr, "data", c.dataDir)
+	if c.join != "" {
+		go joinCluster(ctx, log, c.join, c.clusterKey, c.nodeID, c.raftAddr, httpLn.Addr().String(), grpcLn.Addr().String())
+	}
 
 	if c.dev {
 		if err := setupDev(ctx, b); err != nil {
@@ -126,11 +146,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := srv.Shutdown(sctx); err != nil {
 		log.Warn("http shutdown", "err", err)
 	}
-	if b.IsLeader() {
+	if b.IsLeader() && len(b.Raft().GetConfiguration().Configuration().Servers) > 1 {
 		if err := b.Raft().LeadershipTransfer().Error(); err != nil {
-			log.Debug("leadership transfer", "err", err)
+			log.Warn("leadership transfer", "err", err)
 		}
 	}
+	gs.GracefulStop()
 	return b.Close()
 }
 

@@ -1,0 +1,70 @@
+package api
+
+import (
+	"fmt"
+	"net/http"
+
+	pb "github.com/hookq/hookq/proto/raftcmd"
+)
+
+// clusterRoutes are the membership endpoints of SPEC §5 (GET /v1/cluster
+// is with the admin routes).
+func (s *Server) clusterRoutes() {
+	s.mux.HandleFunc("POST /v1/cluster/join", s.handleJoin)
+	s.mux.HandleFunc("DELETE /v1/cluster/nodes/{id}", s.handleRemoveNode)
+	s.mux.HandleFunc("POST /v1/cluster/transfer-leadership", s.handleTransferLeadership)
+}
+
+type joinBody struct {
+	ID       string `json:"id"`
+	RaftAddr string `json:"raftAddr"`
+	HTTPAddr string `json:"httpAddr"`
+	GRPCAddr string `json:"grpcAddr"`
+}
+
+// handleJoin: POST /v1/cluster/join — add a fresh node as a voter.
+func (s *Server) handleJoin(w http.ResponseWriter, r *http.Request) {
+	if _, ok := s.authorize(w, r, "admin", ""); !ok {
+		return
+	}
+	var body joinBody
+	if err := decodeJSON(r, &body, false); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if body.ID == "" || body.RaftAddr == "" {
+		s.writeError(w, r, badRequest("id and raftAddr are required"))
+		return
+	}
+	n := &pb.NodeRecord{Id: body.ID, RaftAddr: body.RaftAddr, HttpAddr: body.HTTPAddr, GrpcAddr: body.GRPCAddr, Role: "voter"}
+	if err := s.b.Join(r.Context(), n); err != nil {
+		s.writeError(w, r, fmt.Errorf("join %s: %w", body.ID, err))
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// handleRemoveNode: DELETE /v1/cluster/nodes/{id}.
+func (s *Server) handleRemoveNode(w http.ResponseWriter, r *http.Request) {
+	if _, ok := s.authorize(w, r, "admin", ""); !ok {
+		return
+	}
+	id := r.PathValue("id")
+	if err := s.b.RemoveNode(r.Context(), id); err != nil {
+		s.writeError(w, r, fmt.Errorf("node %s: %w", id, err))
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// handleTransferLeadership: POST /v1/cluster/transfer-leadership.
+func (s *Server) handleTransferLeadership(w http.ResponseWriter, r *http.Request) {
+	if _, ok := s.authorize(w, r, "admin", ""); !ok {
+		return
+	}
+	if err := s.b.TransferLeadership(r.Context()); err != nil {
+		s.writeError(w, r, fmt.Errorf("transfer leadership: %w", err))
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

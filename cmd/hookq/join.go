@@ -1,0 +1,59 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// joinCluster asks the cluster at url to add this node as a voter,
+// retrying until it answers 2xx or ctx ends. A node that is already a
+// member is added again harmlessly (Raft treats it as a no-op).
+func joinCluster(ctx context.Context, log *slog.Logger, url, key, id, raftAddr, httpAddr, grpcAddr string) {
+	body, _ := json.Marshal(map[string]string{"id": id, "raftAddr": raftAddr, "httpAddr": httpAddr, "grpcAddr": grpcAddr})
+	endpoint := strings.TrimRight(url, "/") + "/v1/cluster/join"
+	backoff := 200 * time.Millisecond
+	for {
+		err := postJoin(ctx, endpoint, key, body)
+		if err == nil {
+			log.Info("joined cluster", "via", url)
+			return
+		}
+		log.Warn("join failed, retrying", "via", url, "err", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		if backoff < 5*time.Second {
+			backoff *= 2
+		}
+	}
+}
+
+func postJoin(ctx context.Context, endpoint, key string, body []byte) error {
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		var eb bytes.Buffer
+		eb.ReadFrom(resp.Body)
+		return fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(eb.String()))
+	}
+	return nil
+}
