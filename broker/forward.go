@@ -84,13 +84,16 @@ func (b *Broker) leaderGRPC() (string, string, bool) {
 	return string(id), "", false
 }
 
+// leaderSearch bounds how long a forwarder looks for a leader (an election
+// takes one to two election timeouts) before answering unavailable.
+const leaderSearch = 3 * time.Second
+
 // forward sends a batch of operations to the leader in one Propose call,
 // following "not leader" answers (nothing was proposed, so a retry is
-// safe) until timeout. Any other failure is an unknown outcome.
+// safe) for up to leaderSearch; the call itself may take up to timeout.
+// Any other failure is an unknown outcome.
 func forward(ctx context.Context, loc leaderLocator, p *peers, ops []*pb.Op, timeout time.Duration) ([]*pb.OpResult, error) {
-	deadline := time.Now().Add(timeout)
-	ctx, cancel := context.WithDeadline(ctx, deadline)
-	defer cancel()
+	deadline := time.Now().Add(leaderSearch)
 	backoff := 20 * time.Millisecond
 	for {
 		_, addr, ok := loc.leaderGRPC()
@@ -99,7 +102,9 @@ func forward(ctx context.Context, loc leaderLocator, p *peers, ops []*pb.Op, tim
 			if err != nil {
 				return nil, err
 			}
-			resp, err := c.Propose(p.ctx(ctx), &pb.ProposeRequest{Ops: ops})
+			cctx, cancel := context.WithTimeout(ctx, timeout)
+			resp, err := c.Propose(p.ctx(cctx), &pb.ProposeRequest{Ops: ops})
+			cancel()
 			if err == nil {
 				if len(resp.Results) != len(ops) {
 					return nil, fmt.Errorf("%w: leader answered %d results for %d ops", ErrUnavailable, len(resp.Results), len(ops))
