@@ -30,6 +30,8 @@ type Config struct {
 	Logger     *slog.Logger
 	// Registry receives the API's metrics (default: a new registry).
 	Registry *prometheus.Registry
+
+	ingestOnly bool // set by NewIngestOnly
 }
 
 // Server serves the HTTP API of one node.
@@ -92,6 +94,12 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /readyz", s.handleReady)
 	m.Handle("GET /metrics", promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{}))
 	m.HandleFunc("POST /hooks/{source}", s.handleIngest)
+	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		s.writeError(w, r, errNotFound)
+	})
+	if s.cfg.ingestOnly {
+		return
+	}
 
 	m.HandleFunc("GET /v1/queues/{q}/next", s.consumer(s.handleNext))
 	m.HandleFunc("POST /v1/queues/{q}/deliveries/{id}/{action}", s.consumer(s.handleDeliveryAction))
@@ -100,9 +108,6 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /v1/queues/{q}/stream", s.consumer(s.handleStream))
 	s.adminRoutes()
 	s.clusterRoutes()
-	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		s.writeError(w, r, errNotFound)
-	})
 }
 
 func (s *Server) handleReady(w http.ResponseWriter, _ *http.Request) {

@@ -17,7 +17,9 @@ import (
 // into one Raft entry (bounded by count, bytes and a short linger), and up
 // to MaxInFlight entries are replicating at once.
 type batcher struct {
-	b        *Broker
+	cfg      BatchConfig
+	life     context.Context // ends with the node
+	dispatch func(ctx context.Context, batch []*proposal)
 	in       chan *proposal
 	inflight chan struct{}
 }
@@ -33,11 +35,15 @@ type outcome struct {
 	err error
 }
 
-func newBatcher(b *Broker) *batcher {
+// newBatcher returns a batcher that hands each collected batch to
+// dispatch, which must answer every proposal in it.
+func newBatcher(life context.Context, cfg BatchConfig, dispatch func(context.Context, []*proposal)) *batcher {
 	return &batcher{
-		b:        b,
-		in:       make(chan *proposal, 4*b.cfg.Batch.MaxOps),
-		inflight: make(chan struct{}, b.cfg.Batch.MaxInFlight),
+		cfg:      cfg,
+		life:     life,
+		dispatch: dispatch,
+		in:       make(chan *proposal, 4*cfg.MaxOps),
+		inflight: make(chan struct{}, cfg.MaxInFlight),
 	}
 }
 
@@ -62,7 +68,7 @@ func (bt *batcher) submit(ctx context.Context, op *pb.Op) *proposal {
 		return p
 	case <-ctx.Done():
 		return nil
-	case <-bt.b.ctx.Done():
+	case <-bt.life.Done():
 		return nil
 	}
 }
@@ -102,7 +108,7 @@ func (bt *batcher) proposeLocal(ctx context.Context, ops []*pb.Op) []outcome {
 // an optional linger waits a little longer for stragglers.
 func (bt *batcher) run(ctx context.Context, wg *sync.WaitGroup) {
 	defer wg.Done()
-	cfg := bt.b.cfg.Batch
+	cfg := bt.cfg
 	var flights sync.WaitGroup
 	defer flights.Wait()
 	for {
@@ -175,28 +181,33 @@ func (bt *batcher) collect(add func(*proposal), full func() bool, linger time.Du
 	}
 }
 
-// dispatch commits a batch: through Raft on the leader, or forwarded to
-// the leader in one call from a follower.
-func (bt *batcher) dispatch(ctx context.Context, batch []*proposal) {
-	if bt.b.raft.State() == raft.Leader {
-		bt.finish(batch, bt.apply(batch))
+// dispatchBatch commits a batch: through Raft on the leader, or forwarded
+// to the leader in one call from a follower.
+func (b *Broker) dispatchBatch(ctx context.Context, batch []*proposal) {
+	if b.raft.State() == raft.Leader {
+		b.finish(batch, b.apply(batch))
 		return
 	}
+	forwardBatch(ctx, b, b.peers, batch, b.cfg.Raft.ApplyTimeout)
+}
+
+// forwardBatch sends batch to the leader and answers every proposal.
+func forwardBatch(ctx context.Context, loc leaderLocator, p *peers, batch []*proposal, timeout time.Duration) {
 	ops := make([]*pb.Op, len(batch))
-	for i, p := range batch {
-		ops[i] = p.op
+	for i, pr := range batch {
+		ops[i] = pr.op
 	}
-	results, err := forward(ctx, bt.b, bt.b.peers, ops, bt.b.cfg.Raft.ApplyTimeout)
+	results, err := forward(ctx, loc, p, ops, timeout)
 	if err != nil {
 		fail(batch, err)
 		return
 	}
-	for i, p := range batch {
-		p.done <- outcome{res: decodeResult(p.op, results[i])}
+	for i, pr := range batch {
+		pr.done <- outcome{res: decodeResult(pr.op, results[i])}
 	}
 }
 
-func (bt *batcher) apply(batch []*proposal) raft.ApplyFuture {
+func (b *Broker) apply(batch []*proposal) raft.ApplyFuture {
 	cmd := &pb.Command{LeaderTimeUnixNano: time.Now().UnixNano(), Ops: make([]*pb.Op, len(batch))}
 	for i, p := range batch {
 		cmd.Ops[i] = p.op
@@ -205,10 +216,10 @@ func (bt *batcher) apply(batch []*proposal) raft.ApplyFuture {
 	if err != nil {
 		panic(fmt.Sprintf("broker: marshal command: %v", err))
 	}
-	return bt.b.raft.Apply(data, bt.b.cfg.Raft.ApplyTimeout)
+	return b.raft.Apply(data, b.cfg.Raft.ApplyTimeout)
 }
 
-func (bt *batcher) finish(batch []*proposal, f raft.ApplyFuture) {
+func (b *Broker) finish(batch []*proposal, f raft.ApplyFuture) {
 	if err := f.Error(); err != nil {
 		fail(batch, raftError(err))
 		return

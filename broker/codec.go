@@ -3,8 +3,8 @@ package broker
 import (
 	"errors"
 
-	"github.com/hookq/hookq/storage"
 	pb "github.com/hookq/hookq/proto/raftcmd"
+	"github.com/hookq/hookq/storage"
 )
 
 // errorCodes names the errors that cross the node-to-node wire.

@@ -57,10 +57,15 @@ func (p *peers) close() {
 	}
 }
 
-// LeaderLocator finds the current leader's gRPC address.
+// leaderLocator finds the current leader's gRPC address; leaderChanged
+// tells it the address it gave answered "not leader" or was unreachable.
 type leaderLocator interface {
 	leaderGRPC() (id, addr string, ok bool)
+	leaderChanged()
 }
+
+// leaderChanged is a no-op for voters: Raft tells them the leader.
+func (b *Broker) leaderChanged() {}
 
 // leaderGRPC resolves the leader through Raft and the node records of the
 // replicated state.
@@ -112,6 +117,7 @@ func forward(ctx context.Context, loc leaderLocator, p *peers, ops []*pb.Op, tim
 				return resp.Results, nil
 			}
 			st := status.Convert(err)
+			loc.leaderChanged()
 			switch st.Code() {
 			case codes.FailedPrecondition:
 				// Not the leader any more: nothing proposed; look again.

@@ -103,7 +103,7 @@ func Open(cfg Config) (*Broker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("broker: raft: %w", err)
 	}
-	b.batcher = newBatcher(b)
+	b.batcher = newBatcher(b.ctx, cfg.Batch, b.dispatchBatch)
 	b.wg.Add(3)
 	go b.batcher.run(b.ctx, &b.wg)
 	go b.watchLeadership(&b.wg)

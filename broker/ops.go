@@ -38,11 +38,15 @@ type EnqueueResult struct {
 // Enqueue appends a webhook durably: it returns only once the entry is
 // committed by a Raft majority and applied.
 func (b *Broker) Enqueue(ctx context.Context, req EnqueueRequest) (EnqueueResult, error) {
+	return enqueueVia(ctx, b.batcher, req)
+}
+
+func enqueueVia(ctx context.Context, bt *batcher, req EnqueueRequest) (EnqueueResult, error) {
 	op := &pb.Op{Kind: &pb.Op_Enqueue{Enqueue: &pb.Enqueue{
 		Source: req.Source, Queues: req.Queues, Body: req.Body, ContentType: req.ContentType,
 		Headers: req.Headers, EventId: req.EventID, DedupKey: req.DedupKey, DedupWindowNanos: int64(req.DedupWindow),
 	}}}
-	res, err := b.batcher.propose(ctx, op)
+	res, err := bt.propose(ctx, op)
 	if err != nil {
 		return EnqueueResult{}, err
 	}

@@ -232,3 +232,63 @@ func TestClusterLosesNothingAcrossLeaderKills(t *testing.T) {
 		}
 	}
 }
+
+// An ingest node (no Raft, no Pebble) keeps accepting across a leader
+// kill, after a short 503 window, and loses nothing it 2xx'd.
+func TestIngestNodeSurvivesLeaderKill(t *testing.T) {
+	if testing.Short() {
+		t.Skip("process test")
+	}
+	ps := cluster3(t)
+	setupQueue(t, leaderOf(t, ps), "orders")
+	var seeds []string
+	for _, p := range ps {
+		seeds = append(seeds, p.url(""))
+	}
+	ing := newProc(t, "i1", "--role", "ingest", "--seeds", strings.Join(seeds, ","))
+	ing.start()
+	ing.waitReady(30 * time.Second)
+	// Its source config arrives by heartbeat; wait for the first 2xx.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		code, _, _, err := call("POST", ing.url("/hooks/orders"), `{}`, "X-Event-Id", "warmup")
+		if err == nil && code == 202 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("ingest node never accepted: %d %v\n%s", code, err, ing.log())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	load := &loadGen{ps: []*proc{ing}, prefix: "ing-"}
+	load.run(4, 200000)
+	time.Sleep(time.Second) // let load run before the kill (not synchronisation)
+	victim := leaderOf(t, ps)
+	at := time.Now()
+	victim.kill()
+	deadline = time.Now().Add(30 * time.Second)
+	for load.firstOKAfter(at).IsZero() {
+		if time.Now().After(deadline) {
+			t.Fatalf("ingest node accepted nothing within 30s of the leader kill\n%s", ing.log())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Logf("ingest node: first 2xx %v after the leader kill", load.firstOKAfter(at).Sub(at))
+	time.Sleep(time.Second) // some more accepted traffic through the new leader
+	load.finish()
+
+	code, out, _, err := call("GET", leaderOf(t, ps).url("/v1/cluster"), nil)
+	if err != nil || code != 200 || !strings.Contains(string(out), `"id":"i1"`) || !strings.Contains(string(out), `"role":"ingest"`) {
+		t.Fatalf("ingest node not registered: %d %v %s", code, err, out)
+	}
+	ids, _ := drain(t, leaderOf(t, ps), "orders")
+	for id := range load.acked {
+		if !ids[id] {
+			t.Errorf("2xx'd %s (via ingest node) lost", id)
+		}
+	}
+	if len(load.acked) == 0 {
+		t.Fatal("no ingest succeeded")
+	}
+}

@@ -81,8 +81,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	if c.role != "voter" {
-		return fmt.Errorf("--role %q: only \"voter\" is implemented in this build", c.role)
+	switch c.role {
+	case "voter":
+	case "ingest":
+		return runIngestNode(ctx, c, log)
+	default:
+		return fmt.Errorf("--role %q: want voter or ingest", c.role)
 	}
 	peers, err := parsePeers(c.peers)
 	if err != nil {

@@ -1,0 +1,223 @@
+package broker
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	pb "github.com/hookq/hookq/proto/raftcmd"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// IngestConfig configures an ingest-only node (--role ingest).
+type IngestConfig struct {
+	NodeID     string
+	HTTPAddr   string   // advertised in its node record
+	Seeds      []string // HTTP URLs of cluster nodes
+	ClusterKey string
+	Batch      BatchConfig
+	Timeout    time.Duration // one forwarded batch
+	Logger     *slog.Logger
+}
+
+// IngestNode holds no data: it keeps the cluster's source configs, and
+// forwards verified webhooks to the leader in batches over gRPC, following
+// leader changes. It registers itself (role ingest, suffrage none) through
+// its heartbeats.
+type IngestNode struct {
+	cfg     IngestConfig
+	peers   *peers
+	batcher *batcher
+	http    *http.Client
+	kick    chan struct{}
+
+	mu         sync.RWMutex
+	leaderID   string
+	leaderAddr string
+	grpcOf     map[string]string // node id → gRPC address
+	lastOK     time.Time         // last heartbeat the leader answered
+	sources    map[string]*pb.SourceConfig
+	sourcesVer uint64
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// OpenIngest starts an ingest node: it discovers the leader from the
+// seeds, then heartbeats it every second.
+func OpenIngest(cfg IngestConfig) (*IngestNode, error) {
+	if cfg.NodeID == "" || len(cfg.Seeds) == 0 {
+		return nil, fmt.Errorf("broker: ingest node needs a node id and --seeds")
+	}
+	if cfg.Batch == (BatchConfig{}) {
+		cfg.Batch = DefaultBatch
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = DefaultRaft.ApplyTimeout
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	n := &IngestNode{
+		cfg: cfg, peers: newPeers(cfg.ClusterKey), http: &http.Client{Timeout: 2 * time.Second},
+		kick: make(chan struct{}, 1), grpcOf: map[string]string{}, sources: map[string]*pb.SourceConfig{},
+	}
+	n.ctx, n.cancel = context.WithCancel(context.Background())
+	n.batcher = newBatcher(n.ctx, cfg.Batch, func(ctx context.Context, batch []*proposal) {
+		forwardBatch(ctx, n, n.peers, batch, cfg.Timeout)
+	})
+	n.wg.Add(2)
+	go n.batcher.run(n.ctx, &n.wg)
+	go n.loop()
+	return n, nil
+}
+
+// Close stops the node.
+func (n *IngestNode) Close() error {
+	n.cancel()
+	n.wg.Wait()
+	n.peers.close()
+	return nil
+}
+
+func (n *IngestNode) leaderGRPC() (string, string, bool) {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	return n.leaderID, n.leaderAddr, n.leaderAddr != ""
+}
+
+func (n *IngestNode) leaderChanged() {
+	n.mu.Lock()
+	n.leaderID, n.leaderAddr = "", ""
+	n.mu.Unlock()
+	select {
+	case n.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Ready: the leader answered within the last 5s.
+func (n *IngestNode) Ready() bool {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	return !n.lastOK.IsZero() && time.Since(n.lastOK) <= healthyWindow
+}
+
+// Source returns the cached config of a source.
+func (n *IngestNode) Source(name string) (*pb.SourceConfig, error) {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	if c, ok := n.sources[name]; ok {
+		return c, nil
+	}
+	return nil, ErrSourceNotFound
+}
+
+// Enqueue forwards one webhook to the leader (batched with others).
+func (n *IngestNode) Enqueue(ctx context.Context, req EnqueueRequest) (EnqueueResult, error) {
+	return enqueueVia(ctx, n.batcher, req)
+}
+
+func (n *IngestNode) loop() {
+	defer n.wg.Done()
+	t := time.NewTicker(heartbeatInterval)
+	defer t.Stop()
+	for {
+		n.beat()
+		select {
+		case <-n.ctx.Done():
+			return
+		case <-t.C:
+		case <-n.kick:
+		}
+	}
+}
+
+// beat discovers the leader if needed, heartbeats it, and refreshes the
+// source configs when their version changed.
+func (n *IngestNode) beat() {
+	if _, _, ok := n.leaderGRPC(); !ok {
+		n.discover()
+	}
+	id, addr, ok := n.leaderGRPC()
+	if !ok {
+		return
+	}
+	c, err := n.peers.client(addr)
+	if err != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(n.ctx, heartbeatInterval)
+	defer cancel()
+	resp, err := c.Heartbeat(n.peers.ctx(ctx), &pb.HeartbeatRequest{Node: &pb.NodeRecord{Id: n.cfg.NodeID, HttpAddr: n.cfg.HTTPAddr, Role: "ingest"}})
+	if err != nil {
+		if status.Code(err) != codes.Canceled {
+			n.cfg.Logger.Debug("heartbeat", "leader", id, "err", err)
+			n.leaderChanged()
+		}
+		return
+	}
+	n.mu.Lock()
+	n.lastOK = time.Now()
+	stale := resp.SourcesVersion != n.sourcesVer
+	n.mu.Unlock()
+	if stale {
+		sr, err := c.Sources(n.peers.ctx(ctx), &pb.SourcesRequest{})
+		if err != nil {
+			return
+		}
+		m := make(map[string]*pb.SourceConfig, len(sr.Sources))
+		for _, s := range sr.Sources {
+			m[s.Name] = s.Config
+		}
+		n.mu.Lock()
+		n.sources, n.sourcesVer = m, sr.Version
+		n.mu.Unlock()
+	}
+}
+
+// discover asks the seeds (GET /v1/cluster) who leads and where.
+func (n *IngestNode) discover() {
+	for _, seed := range n.cfg.Seeds {
+		req, err := http.NewRequestWithContext(n.ctx, http.MethodGet, strings.TrimRight(seed, "/")+"/v1/cluster", nil)
+		if err != nil {
+			continue
+		}
+		req.Header.Set("Authorization", "Bearer "+n.cfg.ClusterKey)
+		resp, err := n.http.Do(req)
+		if err != nil {
+			continue
+		}
+		var c struct {
+			Leader string `json:"leader"`
+			Nodes  []struct {
+				ID       string `json:"id"`
+				GRPCAddr string `json:"grpcAddr"`
+			} `json:"nodes"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&c)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusOK {
+			continue
+		}
+		n.mu.Lock()
+		for _, nd := range c.Nodes {
+			if nd.GRPCAddr != "" {
+				n.grpcOf[nd.ID] = nd.GRPCAddr
+			}
+		}
+		if addr := n.grpcOf[c.Leader]; c.Leader != "" && addr != "" {
+			n.leaderID, n.leaderAddr = c.Leader, addr
+			n.mu.Unlock()
+			return
+		}
+		n.mu.Unlock()
+	}
+}

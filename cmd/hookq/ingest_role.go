@@ -1,0 +1,56 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/hookq/hookq/api"
+	"github.com/hookq/hookq/broker"
+)
+
+// runIngestNode runs --role ingest: no Raft, no Pebble; it verifies
+// webhooks locally and forwards them to the leader.
+func runIngestNode(ctx context.Context, c serveConfig, log *slog.Logger) error {
+	var seeds []string
+	for _, s := range strings.Split(c.seeds, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			seeds = append(seeds, s)
+		}
+	}
+	if len(seeds) == 0 {
+		return fmt.Errorf("--role ingest needs --seeds")
+	}
+	if c.clusterKey == "" {
+		return fmt.Errorf("--role ingest needs --cluster-key (or --admin-token)")
+	}
+	ln, err := net.Listen("tcp", c.httpAddr)
+	if err != nil {
+		return fmt.Errorf("http listen: %w", err)
+	}
+	n, err := broker.OpenIngest(broker.IngestConfig{
+		NodeID: c.nodeID, HTTPAddr: ln.Addr().String(), Seeds: seeds, ClusterKey: c.clusterKey, Logger: log,
+	})
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer n.Close()
+	srv := api.NewIngestOnly(api.Config{HTTPAddr: ln.Addr().String(), Logger: log}, n)
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	log.Info("hookq ingest node started", "node", c.nodeID, "http", ln.Addr().String(), "seeds", seeds)
+	select {
+	case <-ctx.Done():
+	case err := <-serveErr:
+		if err != nil {
+			log.Error("http server", "err", err)
+		}
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	return srv.Shutdown(sctx)
+}
