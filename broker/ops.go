@@ -74,8 +74,8 @@ func (b *Broker) Lease(ctx context.Context, q string, opt LeaseOptions) ([]Deliv
 	deadline := time.Now().Add(opt.Wait)
 	for {
 		wake := b.waiters.wait(q)
-		if _, err := b.store.Queue(q, time.Now().UnixNano()); err != nil {
-			return nil, err
+		if !b.store.HasQueue(q) {
+			return nil, ErrQueueNotFound
 		}
 		next, any := b.store.NextAvailable(q)
 		now := time.Now()

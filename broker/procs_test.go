@@ -1,0 +1,5 @@
+package broker_test
+
+import "runtime"
+
+func testingProcs() int { return runtime.GOMAXPROCS(0) }
