@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"time"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/hookq/hookq/broker"
 	pb "github.com/hookq/hookq/proto/raftcmd"
@@ -43,7 +45,11 @@ func (s *Server) handleNext(w http.ResponseWriter, r *http.Request, q string) {
 	}
 	d := ds[0]
 	s.metrics.delivered.WithLabelValues(q).Inc()
-	meta, _ := json.Marshal(s.meta(d))
+	meta, err := asciiJSON(s.meta(d))
+	if err != nil {
+		s.writeError(w, r, fmt.Errorf("delivery %s: encoding meta: %w", d.DeliveryID, err))
+		return
+	}
 	h := w.Header()
 	h.Set("Content-Type", contentTypeOr(d.Message.ContentType))
 	h.Set("X-Hookq-Meta", string(meta))
@@ -125,9 +131,11 @@ func (s *Server) handleDeliveryAction(w http.ResponseWriter, r *http.Request, q 
 	}
 	s.metrics.settled.WithLabelValues(q, item.Action.String()).Inc()
 	if item.Action == pb.SettleAction_EXTEND {
+		s.streams.settled(q, id, res[0].LeaseExpires)
 		writeJSON(w, http.StatusOK, map[string]string{"leaseExpiresAt": rfc3339(res[0].LeaseExpires)})
 		return
 	}
+	s.streams.settled(q, id, 0)
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -145,7 +153,12 @@ func (s *Server) handleLease(w http.ResponseWriter, r *http.Request, q string) {
 		s.writeError(w, r, err)
 		return
 	}
-	opt := broker.LeaseOptions{Max: 1, AutoAck: body.AutoAck || r.URL.Query().Get("autoAck") == "true"}
+	autoAck, err := queryBool(r, "autoAck")
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	opt := broker.LeaseOptions{Max: 1, AutoAck: body.AutoAck || autoAck}
 	if body.Max != nil {
 		if *body.Max < 1 || *body.Max > maxLeaseBatch {
 			s.writeError(w, r, badRequest("max: %d is outside 1..%d", *body.Max, maxLeaseBatch))
@@ -153,7 +166,6 @@ func (s *Server) handleLease(w http.ResponseWriter, r *http.Request, q string) {
 		}
 		opt.Max = *body.Max
 	}
-	var err error
 	if body.Wait != "" {
 		if opt.Wait, err = parseDuration("wait", body.Wait, 0, maxWait); err != nil {
 			s.writeError(w, r, err)
@@ -237,14 +249,47 @@ func (s *Server) handleSettle(w http.ResponseWriter, r *http.Request, q string) 
 	out := struct {
 		Results []result `json:"results"`
 	}{Results: make([]result, 0, len(res))}
-	for i, r := range res {
+	for i, it := range res {
 		status := "ok"
-		if r.Err != nil {
-			_, status = classify(r.Err)
+		if it.Err != nil {
+			_, status = classify(it.Err)
 		} else {
 			s.metrics.settled.WithLabelValues(q, items[i].Action.String()).Inc()
+			s.streams.settled(q, it.DeliveryID, 0)
 		}
-		out.Results = append(out.Results, result{DeliveryID: r.DeliveryID, Status: status})
+		out.Results = append(out.Results, result{DeliveryID: it.DeliveryID, Status: status})
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// asciiJSON marshals v as one line of JSON with every non-ASCII character
+// escaped as \uXXXX: safe in an HTTP header (X-Hookq-Meta) and decoded
+// the same whatever charset a client assumes for an SSE stream.
+func asciiJSON(v any) ([]byte, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	i := 0
+	for i < len(b) && b[i] < utf8.RuneSelf {
+		i++
+	}
+	if i == len(b) {
+		return b, nil
+	}
+	out := make([]byte, 0, len(b)+32)
+	out = append(out, b[:i]...)
+	// json.Marshal writes valid UTF-8, and non-ASCII only inside strings.
+	for _, c := range string(b[i:]) {
+		switch {
+		case c < utf8.RuneSelf:
+			out = append(out, byte(c))
+		case c > 0xFFFF:
+			r1, r2 := utf16.EncodeRune(c)
+			out = fmt.Appendf(out, `\u%04x\u%04x`, r1, r2)
+		default:
+			out = fmt.Appendf(out, `\u%04x`, c)
+		}
+	}
+	return out, nil
 }

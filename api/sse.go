@@ -1,19 +1,81 @@
 package api
 
 import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
 	"net/http"
 	"sync"
+	"time"
+
+	"github.com/hookq/hookq/broker"
+	pb "github.com/hookq/hookq/proto/raftcmd"
+	"github.com/hookq/hookq/storage"
 )
 
-// streamSet tracks open SSE streams so Shutdown can end them.
+// SSE settings of SPEC §5.
+const (
+	defaultKeepAlive   = 15 * time.Second
+	defaultMaxInFlight = 16
+	maxMaxInFlight     = 1000
+	// defaultRecheck is how often a full stream re-reads its held
+	// deliveries, to notice settlements that did not go through this
+	// Server (gRPC, another node).
+	defaultRecheck = 2 * time.Second
+	// streamWriteTimeout bounds one write to a client that stopped reading.
+	streamWriteTimeout = 30 * time.Second
+)
+
+// streamTiming is the timing of SSE streams; tests shorten it.
+type streamTiming struct {
+	keepAlive time.Duration // silence before a keep-alive frame
+	recheck   time.Duration // while full, how often held deliveries are re-read
+}
+
+// streamSet tracks the open SSE streams: their cancel funcs, so Shutdown
+// can end them, and which stream holds each delivery it sent, so that a
+// settlement made through this Server frees that stream's slot at once.
+//
+// Lock order: streamSet.mu, then sseStream.mu; settled releases the first
+// before taking the second, and no path nests them the other way.
 type streamSet struct {
 	mu      sync.Mutex
+	timing  streamTiming
 	closing bool
 	cancels map[int]func()
 	next    int
+	holders map[holdKey]*sseStream
 }
 
-func newStreamSet() *streamSet { return &streamSet{cancels: map[int]func(){}} }
+// holdKey names a delivery of a queue.
+type holdKey struct{ q, id string }
+
+func newStreamSet() *streamSet {
+	return &streamSet{
+		timing:  streamTiming{keepAlive: defaultKeepAlive, recheck: defaultRecheck},
+		cancels: map[int]func(){},
+		holders: map[holdKey]*sseStream{},
+	}
+}
+
+// add registers a stream's cancel func; false once Shutdown has begun.
+func (s *streamSet) add(cancel func()) (int, streamTiming, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return 0, s.timing, false
+	}
+	s.next++
+	s.cancels[s.next] = cancel
+	return s.next, s.timing, true
+}
+
+func (s *streamSet) remove(id int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.cancels, id)
+}
 
 func (s *streamSet) closeAll() {
 	s.mu.Lock()
@@ -24,8 +86,368 @@ func (s *streamSet) closeAll() {
 	}
 }
 
-// handleStream: GET /v1/queues/{q}/stream (SSE). Placeholder until the
-// streaming implementation lands.
+// hold records that st holds delivery id of q.
+func (s *streamSet) hold(q, id string, st *sseStream) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.holders[holdKey{q, id}] = st
+}
+
+// release forgets deliveries of q (settled, expired, or their stream ended).
+func (s *streamSet) release(q string, ids ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, id := range ids {
+		delete(s.holders, holdKey{q, id})
+	}
+}
+
+// settled is the hook every successful settlement through this Server
+// calls: leaseEnd is 0 when the lease ended (ack, nack, reject), or the
+// new lease end (unix nanos) of an extend. The stream holding the
+// delivery, if any, hears of it.
+func (s *streamSet) settled(q, id string, leaseEnd int64) {
+	k := holdKey{q, id}
+	s.mu.Lock()
+	st := s.holders[k]
+	if leaseEnd == 0 {
+		delete(s.holders, k)
+	}
+	s.mu.Unlock()
+	if st != nil {
+		st.post(settleEvent{id: id, leaseEnd: leaseEnd})
+	}
+}
+
+// settleEvent is one settlement a stream hears of.
+type settleEvent struct {
+	id       string
+	leaseEnd int64 // 0: settled; else the extended lease end
+}
+
+// heldDelivery is a delivery a stream sent and that is still unsettled,
+// as far as the stream knows.
+type heldDelivery struct {
+	messageID string
+	attempt   uint32
+	rand      []byte // the lease's random part, to tell re-leases apart
+	leaseEnd  time.Time
+}
+
+// sseStream is one open GET /v1/queues/{q}/stream. Only the handler's
+// goroutine touches its fields, except mu-guarded events and wake.
+type sseStream struct {
+	srv    *Server
+	q      string
+	w      http.ResponseWriter
+	rc     *http.ResponseController
+	max    int
+	opt    broker.LeaseOptions
+	timing streamTiming
+	held   map[string]*heldDelivery
+	last   time.Time // when the last frame (or the headers) went out
+	buf    bytes.Buffer
+
+	mu     sync.Mutex
+	events []settleEvent
+	wake   chan struct{} // capacity 1: "events has something"
+}
+
+// post queues a settlement for the stream and wakes it.
+func (st *sseStream) post(ev settleEvent) {
+	st.mu.Lock()
+	st.events = append(st.events, ev)
+	st.mu.Unlock()
+	select {
+	case st.wake <- struct{}{}:
+	default:
+	}
+}
+
+// handleStream: GET /v1/queues/{q}/stream — SSE, at most maxInFlight
+// unsettled deliveries at a time (SPEC §5).
 func (s *Server) handleStream(w http.ResponseWriter, r *http.Request, q string) {
-	s.writeError(w, r, errNotFound)
+	maxInFlight, err := queryInt(r, "maxInFlight", defaultMaxInFlight, 1, maxMaxInFlight)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	vis, autoAck, err := leaseParams(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if _, err := s.b.Queue(q); err != nil {
+		s.writeError(w, r, fmt.Errorf("queue %q: %w", q, err))
+		return
+	}
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	slot, timing, ok := s.streams.add(cancel)
+	if !ok {
+		s.writeError(w, r, fmt.Errorf("%w: server is shutting down", broker.ErrUnavailable))
+		return
+	}
+	defer s.streams.remove(slot)
+
+	rc := http.NewResponseController(w)
+	defer cutWritesOnDone(ctx, rc)()
+	st := &sseStream{
+		srv: s, q: q, w: w, rc: rc, max: maxInFlight, timing: timing,
+		opt:  broker.LeaseOptions{Visibility: vis, AutoAck: autoAck},
+		held: map[string]*heldDelivery{}, wake: make(chan struct{}, 1),
+	}
+	defer st.releaseAll()
+
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	if err := rc.Flush(); err != nil {
+		s.log.Debug("stream: flush headers", "queue", q, "err", err)
+		return
+	}
+	st.last = time.Now()
+	if err := st.run(ctx); err != nil && ctx.Err() == nil {
+		s.log.Debug("stream ended", "queue", q, "err", err)
+		st.writeErrorFrame(err)
+	}
+}
+
+// cutWritesOnDone makes a write blocked on a client that stopped reading
+// fail as soon as ctx ends (Shutdown, disconnect). The returned stop must
+// run before the handler returns: it gives the server streamWriteTimeout
+// to write the end of the response, and after it the cut never fires.
+func cutWritesOnDone(ctx context.Context, rc *http.ResponseController) (stop func()) {
+	var mu sync.Mutex
+	done := false
+	unregister := context.AfterFunc(ctx, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if !done {
+			_ = rc.SetWriteDeadline(time.Now())
+		}
+	})
+	return func() {
+		unregister()
+		mu.Lock()
+		done = true
+		mu.Unlock()
+		_ = rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout))
+	}
+}
+
+// run leases and sends until ctx ends or a write or lease fails.
+func (st *sseStream) run(ctx context.Context) error {
+	var recheckAt time.Time
+	for ctx.Err() == nil {
+		st.applyEvents()
+		now := time.Now()
+		st.expire(now)
+		if !now.Before(st.last.Add(st.timing.keepAlive)) {
+			if err := st.writeFrame(ctx, "event: keep-alive\ndata: {}\n\n"); err != nil {
+				return err
+			}
+			now = time.Now()
+		}
+		keepAliveDue := st.last.Add(st.timing.keepAlive)
+		if free := st.max - len(st.held); free > 0 {
+			recheckAt = time.Time{}
+			opt := st.opt
+			opt.Max, opt.Wait = free, keepAliveDue.Sub(now)
+			ds, err := st.srv.b.Lease(ctx, st.q, opt)
+			if err != nil {
+				if ctx.Err() != nil {
+					return nil // leased or not, unsent leases run out
+				}
+				return fmt.Errorf("queue %q: %w", st.q, err)
+			}
+			if err := st.send(ctx, ds); err != nil {
+				return err
+			}
+			continue
+		}
+		// Full: wait for a settlement, a lease end, a keep-alive or a
+		// re-check, whichever comes first.
+		if recheckAt.IsZero() {
+			recheckAt = now.Add(st.timing.recheck)
+		} else if !now.Before(recheckAt) {
+			st.recheckAll(now)
+			recheckAt = now.Add(st.timing.recheck)
+			continue
+		}
+		until := keepAliveDue
+		if recheckAt.Before(until) {
+			until = recheckAt
+		}
+		if end, ok := st.earliestEnd(); ok && end.Before(until) {
+			until = end
+		}
+		t := time.NewTimer(time.Until(until))
+		select {
+		case <-ctx.Done():
+		case <-st.wake:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+	return nil
+}
+
+// applyEvents applies the settlements heard since the last call.
+func (st *sseStream) applyEvents() {
+	st.mu.Lock()
+	evs := st.events
+	st.events = nil
+	st.mu.Unlock()
+	for _, ev := range evs {
+		h, ok := st.held[ev.id]
+		if !ok {
+			continue
+		}
+		if ev.leaseEnd == 0 {
+			delete(st.held, ev.id)
+			continue
+		}
+		h.leaseEnd = time.Unix(0, ev.leaseEnd)
+	}
+}
+
+// expire re-reads the held deliveries whose lease end has passed: each is
+// freed unless it was extended through another path.
+func (st *sseStream) expire(now time.Time) {
+	for id, h := range st.held {
+		if now.Before(h.leaseEnd) {
+			continue
+		}
+		st.refresh(id, h, now)
+	}
+}
+
+// recheckAll re-reads every held delivery.
+func (st *sseStream) recheckAll(now time.Time) {
+	for id, h := range st.held {
+		st.refresh(id, h, now)
+	}
+}
+
+// refresh reads h's message: if the delivery still holds its lease, its
+// lease end is updated; otherwise the slot is freed.
+func (st *sseStream) refresh(id string, h *heldDelivery, now time.Time) {
+	rec, _, err := st.srv.b.Message(st.q, h.messageID)
+	switch {
+	case err == nil:
+		if end, live := leaseOf(rec, h, now.UnixNano()); live {
+			h.leaseEnd = time.Unix(0, end)
+			return
+		}
+	case errors.Is(err, broker.ErrMessageNotFound), errors.Is(err, broker.ErrQueueNotFound):
+	default:
+		if now.Before(h.leaseEnd) {
+			return // cannot tell: keep the slot until the lease runs out
+		}
+	}
+	delete(st.held, id)
+	st.srv.streams.release(st.q, id)
+}
+
+// leaseOf reports whether rec is still leased by the delivery h, and until
+// when.
+func leaseOf(rec *pb.MessageRecord, h *heldDelivery, now int64) (int64, bool) {
+	if rec.State != pb.MessageState_INFLIGHT || rec.AvailableUnixNano <= now || len(rec.Deliveries) == 0 {
+		return 0, false
+	}
+	d := rec.Deliveries[len(rec.Deliveries)-1]
+	if d.Attempt != h.attempt || !bytes.Equal(d.Rand, h.rand) || d.SettledUnixNano != 0 {
+		return 0, false
+	}
+	return rec.AvailableUnixNano, true
+}
+
+func (st *sseStream) earliestEnd() (time.Time, bool) {
+	var end time.Time
+	for _, h := range st.held {
+		if end.IsZero() || h.leaseEnd.Before(end) {
+			end = h.leaseEnd
+		}
+	}
+	return end, !end.IsZero()
+}
+
+// send holds the deliveries (before the client can see their ids, so no
+// settlement is missed) and writes one frame per delivery.
+func (st *sseStream) send(ctx context.Context, ds []broker.Delivery) error {
+	if len(ds) == 0 {
+		return nil
+	}
+	if !st.opt.AutoAck {
+		for _, d := range ds {
+			h := &heldDelivery{
+				messageID: storage.MessageID(d.Message.Seq), attempt: d.Message.Attempts,
+				leaseEnd: time.Unix(0, d.LeaseExpires),
+			}
+			if n := len(d.Message.Deliveries); n > 0 {
+				h.rand = d.Message.Deliveries[n-1].Rand
+			}
+			st.held[d.DeliveryID] = h
+			st.srv.streams.hold(st.q, d.DeliveryID, st)
+		}
+	}
+	st.buf.Reset()
+	for _, d := range ds {
+		data, err := asciiJSON(st.srv.envelope(d))
+		if err != nil {
+			return fmt.Errorf("encoding delivery %s: %w", d.DeliveryID, err)
+		}
+		fmt.Fprintf(&st.buf, "event: message\nid: %s\ndata: %s\n\n", d.DeliveryID, data)
+	}
+	st.srv.metrics.delivered.WithLabelValues(st.q).Add(float64(len(ds)))
+	return st.flush(ctx)
+}
+
+func (st *sseStream) writeFrame(ctx context.Context, frame string) error {
+	st.buf.Reset()
+	st.buf.WriteString(frame)
+	return st.flush(ctx)
+}
+
+// flush writes buf and flushes it to the client, bounded by
+// streamWriteTimeout and cut short when ctx ends.
+func (st *sseStream) flush(ctx context.Context) error {
+	_ = st.rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout))
+	if err := ctx.Err(); err != nil {
+		return err // cutWritesOnDone may have run before the line above
+	}
+	if _, err := st.w.Write(st.buf.Bytes()); err != nil {
+		return err
+	}
+	if err := st.rc.Flush(); err != nil {
+		return err
+	}
+	st.last = time.Now()
+	return nil
+}
+
+// writeErrorFrame tells the client why the stream ends (best effort):
+// event "error" with SPEC §5's error body as data.
+func (st *sseStream) writeErrorFrame(err error) {
+	_, code := classify(err)
+	var body errorBody
+	body.Error.Code, body.Error.Message = code, err.Error()
+	if code == "internal" {
+		body.Error.Message = "internal error"
+	}
+	data, _ := asciiJSON(body)
+	_ = st.writeFrame(context.Background(), "event: error\ndata: "+string(data)+"\n\n")
+}
+
+// releaseAll forgets the stream's held deliveries; their leases simply run
+// out (or are settled by the client).
+func (st *sseStream) releaseAll() {
+	ids := make([]string, 0, len(st.held))
+	for id := range st.held {
+		ids = append(ids, id)
+	}
+	st.srv.streams.release(st.q, ids...)
 }

@@ -1,0 +1,252 @@
+package api
+
+import (
+	"fmt"
+	"net/http"
+	"time"
+
+	pb "github.com/hookq/hookq/proto/raftcmd"
+	"github.com/hookq/hookq/storage"
+)
+
+// Message listing limits (SPEC §5).
+const (
+	defaultMessagesLimit = 100
+	maxMessagesLimit     = 1000
+)
+
+// messageJSON is one element of a message listing: the record without
+// payload and deliveries. Keys that do not apply are null.
+type messageJSON struct {
+	MessageID   string            `json:"messageId"`
+	Queue       string            `json:"queue"`
+	State       string            `json:"state"`
+	Source      *string           `json:"source"`
+	ReceivedAt  string            `json:"receivedAt"`
+	EventID     *string           `json:"eventId"`
+	ReplayOf    *string           `json:"replayOf"`
+	Attempts    uint32            `json:"attempts"`
+	DeadLetter  *deadLetterJSON   `json:"deadLetter"`
+	ContentType *string           `json:"contentType"`
+	Headers     map[string]string `json:"headers"`
+}
+
+// messageDetailJSON is GET /v1/queues/{q}/messages/{messageId}.
+type messageDetailJSON struct {
+	messageJSON
+	Payload    string         `json:"payload"`
+	Encoding   string         `json:"encoding"`
+	Deliveries []deliveryJSON `json:"deliveries"`
+}
+
+// deliveryJSON is one lease in a message's history; settledAt and outcome
+// are null while the lease is live.
+type deliveryJSON struct {
+	DeliveryID string  `json:"deliveryId"`
+	Attempt    uint32  `json:"attempt"`
+	LeasedAt   string  `json:"leasedAt"`
+	SettledAt  *string `json:"settledAt"`
+	Outcome    *string `json:"outcome"`
+	Reason     *string `json:"reason"`
+}
+
+func messageOf(q, state string, m *pb.MessageRecord) messageJSON {
+	return messageJSON{
+		MessageID: storage.MessageID(m.Seq), Queue: q, State: state, Source: optString(m.Source),
+		ReceivedAt: rfc3339(m.ReceivedUnixNano), EventID: optString(m.EventId), ReplayOf: optString(m.ReplayOf),
+		Attempts: m.Attempts, DeadLetter: deadLetterOf(m.DeadLetter), ContentType: optString(m.ContentType),
+		Headers: headerMap(m.Headers),
+	}
+}
+
+// deliveriesOf is m's delivery history at now. A lease that has ended
+// without settlement (the state machine records its expiry lazily) shows
+// as "expired", settled at its lease end.
+func deliveriesOf(m *pb.MessageRecord, now int64) []deliveryJSON {
+	out := make([]deliveryJSON, 0, len(m.Deliveries))
+	for i, d := range m.Deliveries {
+		dj := deliveryJSON{
+			DeliveryID: storage.DeliveryID(m.Seq, d.Attempt, d.Rand), Attempt: d.Attempt,
+			LeasedAt: rfc3339(d.LeasedUnixNano), SettledAt: optTime(d.SettledUnixNano),
+			Outcome: optString(d.Outcome), Reason: optString(d.Reason),
+		}
+		live := i == len(m.Deliveries)-1 && m.State == pb.MessageState_INFLIGHT && m.AvailableUnixNano > now
+		if d.Outcome == "" && !live {
+			expired := "expired"
+			dj.Outcome, dj.SettledAt = &expired, optTime(d.LeaseUntilUnixNano)
+		}
+		out = append(out, dj)
+	}
+	return out
+}
+
+// handleListMessages: GET /v1/queues/{q}/messages?state=&limit=&after=.
+func (s *Server) handleListMessages(w http.ResponseWriter, r *http.Request) {
+	q := r.PathValue("q")
+	state := r.URL.Query().Get("state")
+	switch state {
+	case "", storage.StateReady, storage.StateInflight, storage.StateDelayed, storage.StateAcked:
+	default:
+		s.writeError(w, r, badRequest("state: %q is not one of ready, inflight, delayed, acked", state))
+		return
+	}
+	limit, err := queryInt(r, "limit", defaultMessagesLimit, 1, maxMessagesLimit)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	after := r.URL.Query().Get("after")
+	if _, ok := storage.ParseMessageID(after); after != "" && !ok {
+		s.writeError(w, r, badRequest("after: %q is not a cursor from next", after))
+		return
+	}
+	recs, next, err := s.b.Messages(q, state, limit, after)
+	if err != nil {
+		s.writeError(w, r, fmt.Errorf("queue %q: %w", q, err))
+		return
+	}
+	now := time.Now().UnixNano()
+	out := struct {
+		Messages []messageJSON `json:"messages"`
+		Next     string        `json:"next"`
+	}{Messages: make([]messageJSON, 0, len(recs)), Next: next}
+	for _, m := range recs {
+		st := state
+		if st == "" {
+			st = storage.ViewState(m, now)
+		}
+		out.Messages = append(out.Messages, messageOf(q, st, m))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// handleGetMessage: GET /v1/queues/{q}/messages/{messageId}; malformed
+// and unknown ids are 404.
+func (s *Server) handleGetMessage(w http.ResponseWriter, r *http.Request) {
+	q, id := r.PathValue("q"), r.PathValue("messageId")
+	m, body, err := s.b.Message(q, id)
+	if err != nil {
+		s.writeError(w, r, fmt.Errorf("message %s in queue %q: %w", id, q, err))
+		return
+	}
+	now := time.Now().UnixNano()
+	payload, enc := encodePayload(body)
+	writeJSON(w, http.StatusOK, messageDetailJSON{
+		messageJSON: messageOf(q, storage.ViewState(m, now), m),
+		Payload:     payload, Encoding: enc, Deliveries: deliveriesOf(m, now),
+	})
+}
+
+type replayBody struct {
+	MessageIDs *[]string `json:"messageIds"`
+	Since      string    `json:"since"`
+	Until      string    `json:"until"`
+}
+
+// handleReplay: POST /v1/queues/{q}/replay — by ids or by a receivedAt
+// range [since, until), never both.
+func (s *Server) handleReplay(w http.ResponseWriter, r *http.Request) {
+	q := r.PathValue("q")
+	var body replayBody
+	if err := decodeJSON(r, &body, true); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if body.MessageIDs != nil && (body.Since != "" || body.Until != "") {
+		s.writeError(w, r, badRequest("messageIds and since/until cannot be combined"))
+		return
+	}
+	var since, until time.Time
+	var err error
+	if body.Since != "" {
+		if since, err = parseTimeField("since", body.Since); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+	}
+	if body.Until != "" {
+		if until, err = parseTimeField("until", body.Until); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+	}
+	if !since.IsZero() && !until.IsZero() && !until.After(since) {
+		s.writeError(w, r, badRequest("until: %s is not after since %s", body.Until, body.Since))
+		return
+	}
+	var ids []string
+	if body.MessageIDs != nil {
+		if ids = *body.MessageIDs; len(ids) == 0 {
+			// An explicit empty list selects nothing (the backend reads
+			// no ids as "all").
+			s.answerEmptySelection(w, r, q, "replayed", false)
+			return
+		}
+	}
+	n, err := s.b.Replay(r.Context(), q, ids, since, until)
+	if err != nil {
+		s.writeError(w, r, fmt.Errorf("queue %q: %w", q, err))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]int64{"replayed": n})
+}
+
+type redriveBody struct {
+	MessageIDs *[]string `json:"messageIds"`
+}
+
+// handleRedrive: POST /v1/queues/{dlq}/redrive — the named messages, or
+// all with {}; 400 on a queue that is not a dead-letter queue.
+func (s *Server) handleRedrive(w http.ResponseWriter, r *http.Request) {
+	q := r.PathValue("q")
+	var body redriveBody
+	if err := decodeJSON(r, &body, true); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var ids []string
+	if body.MessageIDs != nil {
+		if ids = *body.MessageIDs; len(ids) == 0 {
+			s.answerEmptySelection(w, r, q, "redriven", true)
+			return
+		}
+	}
+	n, err := s.b.Redrive(r.Context(), q, ids)
+	if err != nil {
+		s.writeError(w, r, fmt.Errorf("queue %q: %w", q, err))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]int64{"redriven": n})
+}
+
+// answerEmptySelection answers {key: 0} for an explicit empty id list,
+// after the checks the backend would have made (queue exists; a DLQ when
+// dlq is true).
+func (s *Server) answerEmptySelection(w http.ResponseWriter, r *http.Request, q, key string, dlq bool) {
+	if _, err := s.b.Queue(q); err != nil {
+		s.writeError(w, r, fmt.Errorf("queue %q: %w", q, err))
+		return
+	}
+	if dlq {
+		ok, err := s.isDeadLetterQueue(q)
+		if err == nil && !ok {
+			err = storage.ErrNotDeadLetter
+		}
+		if err != nil {
+			s.writeError(w, r, fmt.Errorf("queue %q: %w", q, err))
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]int64{key: 0})
+}
+
+// handlePurge: POST /v1/queues/{q}/purge → {"purged":N}.
+func (s *Server) handlePurge(w http.ResponseWriter, r *http.Request) {
+	q := r.PathValue("q")
+	n, err := s.b.Purge(r.Context(), q)
+	if err != nil {
+		s.writeError(w, r, fmt.Errorf("queue %q: %w", q, err))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]int64{"purged": n})
+}

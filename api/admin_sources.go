@@ -1,0 +1,172 @@
+package api
+
+import (
+	"fmt"
+	"net/http"
+
+	"github.com/hookq/hookq/ingest"
+	pb "github.com/hookq/hookq/proto/raftcmd"
+)
+
+// sourcePutBody is PUT /v1/sources/{s} (SPEC §4/§5).
+type sourcePutBody struct {
+	Queues []string `json:"queues"`
+	Verify struct {
+		Type      string   `json:"type"`
+		Secrets   []string `json:"secrets"`
+		Header    string   `json:"header"`
+		Algorithm string   `json:"algorithm"`
+		Encoding  string   `json:"encoding"`
+		Prefix    string   `json:"prefix"`
+		Tolerance string   `json:"tolerance"`
+	} `json:"verify"`
+	Dedup struct {
+		Key    string `json:"key"`
+		Window string `json:"window"`
+	} `json:"dedup"`
+	MaxBodyBytes int64 `json:"maxBodyBytes"`
+}
+
+// sourceJSON is a source as responses write it. Secrets are write-only:
+// only their number is shown.
+type sourceJSON struct {
+	Name   string   `json:"name"`
+	Queues []string `json:"queues"`
+	Verify struct {
+		Type        string  `json:"type"`
+		SecretCount int     `json:"secretCount"`
+		Header      *string `json:"header"`
+		Algorithm   *string `json:"algorithm"`
+		Encoding    *string `json:"encoding"`
+		Prefix      *string `json:"prefix"`
+		Tolerance   string  `json:"tolerance"`
+	} `json:"verify"`
+	Dedup struct {
+		Key    string `json:"key"`
+		Window string `json:"window"`
+	} `json:"dedup"`
+	MaxBodyBytes int64   `json:"maxBodyBytes"`
+	CreatedAt    *string `json:"createdAt"`
+}
+
+func sourceOf(name string, rec *pb.SourceConfig) sourceJSON {
+	var o sourceJSON
+	o.Name = name
+	o.Queues = append([]string{}, rec.Queues...)
+	o.Verify.Type = rec.VerifyType
+	o.Verify.SecretCount = len(rec.Secrets)
+	o.Verify.Header, o.Verify.Algorithm = optString(rec.VerifyHeader), optString(rec.Algorithm)
+	o.Verify.Encoding, o.Verify.Prefix = optString(rec.Encoding), optString(rec.Prefix)
+	o.Verify.Tolerance = durString(rec.ToleranceNanos)
+	o.Dedup.Key, o.Dedup.Window = rec.DedupKey, durString(rec.DedupWindowNanos)
+	o.MaxBodyBytes = rec.MaxBodyBytes
+	o.CreatedAt = optTime(rec.CreatedUnixNano)
+	return o
+}
+
+// sourceConfig turns the body into a normalized ingest config; every
+// problem is a 400 naming the field.
+func sourceConfig(b sourcePutBody) (ingest.SourceConfig, error) {
+	c := ingest.SourceConfig{
+		Queues: b.Queues,
+		Verify: ingest.VerifyConfig{
+			Type: b.Verify.Type, Secrets: b.Verify.Secrets, Header: b.Verify.Header,
+			Algorithm: b.Verify.Algorithm, Encoding: b.Verify.Encoding, Prefix: b.Verify.Prefix,
+		},
+		Dedup:        ingest.DedupConfig{Key: b.Dedup.Key},
+		MaxBodyBytes: b.MaxBodyBytes,
+	}
+	if b.Verify.Tolerance != "" {
+		d, err := positiveDuration("verify.tolerance", b.Verify.Tolerance)
+		if err != nil {
+			return c, err
+		}
+		c.Verify.Tolerance = d
+	}
+	if b.Dedup.Window != "" {
+		d, err := positiveDuration("dedup.window", b.Dedup.Window)
+		if err != nil {
+			return c, err
+		}
+		c.Dedup.Window = d
+	}
+	return c, c.Normalize()
+}
+
+// handlePutSource: PUT /v1/sources/{s} → 201 / 200 with the source
+// (secrets never echoed). A queue that does not exist is a 400.
+func (s *Server) handlePutSource(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("s")
+	if !ingest.ValidName(name) {
+		s.writeError(w, r, nameError("source", name))
+		return
+	}
+	var body sourcePutBody
+	if err := decodeJSON(r, &body, false); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	cfg, err := sourceConfig(body)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	for i, q := range cfg.Queues {
+		if _, err := s.b.Queue(q); err != nil {
+			s.writeError(w, r, notFoundAs400(err, "queues[%d]: queue %q does not exist", i, q))
+			return
+		}
+	}
+	created, err := s.b.PutSource(r.Context(), name, sourceFromIngest(cfg))
+	if err != nil {
+		s.writeError(w, r, notFoundAs400(err, "queues: a queue of %v does not exist", cfg.Queues))
+		return
+	}
+	rec, err := s.b.Source(name)
+	if err != nil {
+		s.writeError(w, r, fmt.Errorf("source %q: %w", name, err))
+		return
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	writeJSON(w, status, sourceOf(name, rec))
+}
+
+// handleGetSource: GET /v1/sources/{s}.
+func (s *Server) handleGetSource(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("s")
+	rec, err := s.b.Source(name)
+	if err != nil {
+		s.writeError(w, r, fmt.Errorf("source %q: %w", name, err))
+		return
+	}
+	writeJSON(w, http.StatusOK, sourceOf(name, rec))
+}
+
+// handleListSources: GET /v1/sources → {"sources":[…]} by name.
+func (s *Server) handleListSources(w http.ResponseWriter, r *http.Request) {
+	recs, names, err := s.b.Sources()
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	out := struct {
+		Sources []sourceJSON `json:"sources"`
+	}{Sources: make([]sourceJSON, 0, len(names))}
+	for _, n := range names {
+		out.Sources = append(out.Sources, sourceOf(n, recs[n]))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// handleDeleteSource: DELETE /v1/sources/{s} → 204.
+func (s *Server) handleDeleteSource(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("s")
+	if err := s.b.DeleteSource(r.Context(), name); err != nil {
+		s.writeError(w, r, fmt.Errorf("source %q: %w", name, err))
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

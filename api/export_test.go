@@ -1,0 +1,12 @@
+package api
+
+import "time"
+
+// SetStreamTiming shortens the SSE keep-alive interval (SPEC §5: 15s) and
+// how often a full stream re-reads its held deliveries, so tests need not
+// wait for the real values. Streams opened afterwards use them.
+func SetStreamTiming(s *Server, keepAlive, recheck time.Duration) {
+	s.streams.mu.Lock()
+	defer s.streams.mu.Unlock()
+	s.streams.timing = streamTiming{keepAlive: keepAlive, recheck: recheck}
+}
