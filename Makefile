@@ -4,7 +4,7 @@ BIN       ?= bin/hookq
 PKGS_RACE := ./storage/... ./raftfsm/... ./broker/... ./api/...
 export PATH := $(shell $(GO) env GOPATH)/bin:$(PATH)
 
-.PHONY: build run test test-short race fuzz proto bench lint clean
+.PHONY: build run test test-short race fuzz proto bench lint clean docker
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/hookq
@@ -38,8 +38,13 @@ proto:
 	  --go-grpc_out=proto --go-grpc_opt=paths=source_relative \
 	  $$(find proto -name '*.proto')
 
-bench: build
-	./$(BIN) bench cluster
+# Go benchmarks of the FSM and of one broker node (1 KiB messages).
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 2s ./raftfsm ./broker
+
+docker:
+	CGO_ENABLED=0 $(GO) build -trimpath -o docker/hookq ./cmd/hookq
+	docker build -t hookq:dev docker
 
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)

@@ -111,14 +111,16 @@ func (s *Server) handlePutSource(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	for i, q := range cfg.Queues {
-		if _, err := s.b.Queue(q); err != nil {
-			s.writeError(w, r, notFoundAs400(err, "queues[%d]: queue %q does not exist", i, q))
-			return
-		}
-	}
+	// The state machine checks that every queue exists (a local check
+	// could be stale on a follower); name the missing one in the answer.
 	created, err := s.b.PutSource(r.Context(), name, sourceFromIngest(cfg))
 	if err != nil {
+		for i, q := range cfg.Queues {
+			if _, qerr := s.b.Queue(q); qerr != nil {
+				s.writeError(w, r, notFoundAs400(err, "queues[%d]: queue %q does not exist", i, q))
+				return
+			}
+		}
 		s.writeError(w, r, notFoundAs400(err, "queues: a queue of %v does not exist", cfg.Queues))
 		return
 	}

@@ -154,10 +154,45 @@ type ClusterInfo struct {
 	Nodes  []NodeInfo
 }
 
-// Cluster describes the cluster: the Raft configuration joined with the
-// node records of the replicated state. Health and applied indexes are
-// the leader's knowledge (heartbeats); a follower asks the leader.
+// Cluster describes the cluster as the leader sees it (health and applied
+// indexes come from heartbeats): a follower asks the leader, and falls
+// back to its own view when no leader answers.
 func (b *Broker) Cluster() (ClusterInfo, error) {
+	if b.raft.State() != raft.Leader {
+		if info, err := b.leaderCluster(); err == nil {
+			return info, nil
+		}
+	}
+	return b.localCluster()
+}
+
+func (b *Broker) leaderCluster() (ClusterInfo, error) {
+	_, addr, ok := b.leaderGRPC()
+	if !ok {
+		return ClusterInfo{}, ErrNotLeader
+	}
+	c, err := b.peers.client(addr)
+	if err != nil {
+		return ClusterInfo{}, err
+	}
+	ctx, cancel := context.WithTimeout(b.ctx, time.Second)
+	defer cancel()
+	resp, err := c.Info(b.peers.ctx(ctx), &pb.InfoRequest{})
+	if err != nil {
+		return ClusterInfo{}, err
+	}
+	info := ClusterInfo{Leader: resp.Leader, Term: resp.Term}
+	for _, n := range resp.Nodes {
+		info.Nodes = append(info.Nodes, NodeInfo{
+			ID: n.Node.GetId(), RaftAddr: n.Node.GetRaftAddr(), HTTPAddr: n.Node.GetHttpAddr(), GRPCAddr: n.Node.GetGrpcAddr(),
+			Role: n.Node.GetRole(), Suffrage: n.Suffrage, Healthy: n.Healthy, AppliedIndex: n.AppliedIndex,
+		})
+	}
+	return info, nil
+}
+
+// localCluster is this node's own view of the cluster.
+func (b *Broker) localCluster() (ClusterInfo, error) {
 	_, leaderID := b.raft.LeaderWithID()
 	info := ClusterInfo{Leader: string(leaderID), Term: b.raft.CurrentTerm()}
 	records, err := b.store.Nodes()

@@ -31,8 +31,9 @@ type proposal struct {
 }
 
 type outcome struct {
-	res any
-	err error
+	res   any
+	err   error
+	index uint64 // Raft index of the entry that held the op (0 if unknown)
 }
 
 // newBatcher returns a batcher that hands each collected batch to
@@ -76,11 +77,16 @@ func (bt *batcher) submit(ctx context.Context, op *pb.Op) *proposal {
 // await waits for p's outcome. Once queued, the entry may commit: if the
 // caller gives up first it learns only that the outcome is unknown.
 func (bt *batcher) await(ctx context.Context, p *proposal) (any, error) {
+	o := bt.awaitOutcome(ctx, p)
+	return o.res, o.err
+}
+
+func (bt *batcher) awaitOutcome(ctx context.Context, p *proposal) outcome {
 	select {
 	case o := <-p.done:
-		return o.res, o.err
+		return o
 	case <-ctx.Done():
-		return nil, fmt.Errorf("%w: %v (outcome unknown)", ErrUnavailable, ctx.Err())
+		return outcome{err: fmt.Errorf("%w: %v (outcome unknown)", ErrUnavailable, ctx.Err())}
 	}
 }
 
@@ -97,8 +103,7 @@ func (bt *batcher) proposeLocal(ctx context.Context, ops []*pb.Op) []outcome {
 			out[i] = outcome{err: ErrClosed}
 			continue
 		}
-		res, err := bt.await(ctx, p)
-		out[i] = outcome{res: res, err: err}
+		out[i] = bt.awaitOutcome(ctx, p)
 	}
 	return out
 }
@@ -188,19 +193,26 @@ func (b *Broker) dispatchBatch(ctx context.Context, batch []*proposal) {
 		b.finish(batch, b.apply(batch))
 		return
 	}
-	forwardBatch(ctx, b, b.peers, batch, b.cfg.Raft.ApplyTimeout)
+	forwardBatch(ctx, b, b.peers, batch, b.cfg.Raft.ApplyTimeout, b.waitApplied)
 }
 
-// forwardBatch sends batch to the leader and answers every proposal.
-func forwardBatch(ctx context.Context, loc leaderLocator, p *peers, batch []*proposal, timeout time.Duration) {
+// forwardBatch sends batch to the leader and answers every proposal; with
+// wait set, only once the entries holding them are applied locally too.
+func forwardBatch(ctx context.Context, loc leaderLocator, p *peers, batch []*proposal, timeout time.Duration,
+	wait func(context.Context, uint64)) {
 	ops := make([]*pb.Op, len(batch))
 	for i, pr := range batch {
 		ops[i] = pr.op
 	}
-	results, err := forward(ctx, loc, p, ops, timeout)
+	results, index, err := forward(ctx, loc, p, ops, timeout)
 	if err != nil {
 		fail(batch, err)
 		return
+	}
+	if wait != nil {
+		wctx, cancel := context.WithTimeout(ctx, timeout)
+		wait(wctx, index)
+		cancel()
 	}
 	for i, pr := range batch {
 		pr.done <- outcome{res: decodeResult(pr.op, results[i])}
@@ -229,8 +241,9 @@ func (b *Broker) finish(batch []*proposal, f raft.ApplyFuture) {
 		fail(batch, fmt.Errorf("%w: unexpected apply response %T", ErrUnavailable, f.Response()))
 		return
 	}
+	idx := f.Index()
 	for i, p := range batch {
-		p.done <- outcome{res: resp.Results[i]}
+		p.done <- outcome{res: resp.Results[i], index: idx}
 	}
 }
 

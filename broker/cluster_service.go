@@ -58,6 +58,7 @@ func (s *clusterService) Propose(ctx context.Context, req *pb.ProposeRequest) (*
 	resp := &pb.ProposeResponse{Results: make([]*pb.OpResult, len(outs))}
 	for i, o := range outs {
 		resp.Results[i] = encodeResult(o)
+		resp.Index = max(resp.Index, o.index)
 	}
 	return resp, nil
 }
@@ -83,6 +84,24 @@ func (s *clusterService) Membership(ctx context.Context, req *pb.MembershipReque
 		return nil, status.Error(codes.Aborted, err.Error())
 	}
 	return &pb.MembershipResponse{}, nil
+}
+
+func (s *clusterService) Info(ctx context.Context, _ *pb.InfoRequest) (*pb.InfoResponse, error) {
+	if s.b.raft.State() != raft.Leader {
+		return nil, s.b.notLeaderStatus(ctx)
+	}
+	info, err := s.b.localCluster()
+	if err != nil {
+		return nil, status.Error(codes.Unavailable, err.Error())
+	}
+	resp := &pb.InfoResponse{Leader: info.Leader, Term: info.Term}
+	for _, n := range info.Nodes {
+		resp.Nodes = append(resp.Nodes, &pb.NodeStatus{
+			Node:     &pb.NodeRecord{Id: n.ID, RaftAddr: n.RaftAddr, HttpAddr: n.HTTPAddr, GrpcAddr: n.GRPCAddr, Role: n.Role},
+			Suffrage: n.Suffrage, Healthy: n.Healthy, AppliedIndex: n.AppliedIndex,
+		})
+	}
+	return resp, nil
 }
 
 func (s *clusterService) Sources(context.Context, *pb.SourcesRequest) (*pb.SourcesResponse, error) {

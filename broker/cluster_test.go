@@ -122,6 +122,28 @@ func TestFollowerForwardsToLeader(t *testing.T) {
 	if _, err := f.PutQueue(ctx, "made-on-follower", brokertest.QueueConfig("made-on-follower")); err != nil {
 		t.Fatalf("admin via follower: %v", err)
 	}
+	// Read-your-writes on the forwarding node: visible there at once.
+	if _, err := f.Queue("made-on-follower"); err != nil {
+		t.Fatalf("follower does not see its own forwarded write: %v", err)
+	}
+	// The follower reports the leader's view of the cluster.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		info, err := f.Cluster()
+		healthy := 0
+		for _, n := range info.Nodes {
+			if n.Healthy && n.AppliedIndex > 0 {
+				healthy++
+			}
+		}
+		if err == nil && info.Leader == leader.NodeID() && healthy == 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("cluster via follower: %v %+v", err, info)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	brokertest.WaitConverged(t, nodes, 10*time.Second)
 	q, err := leader.Queue("q")
 	if err != nil || q.Stats.Acked != 1 {

@@ -97,7 +97,7 @@ const leaderSearch = 3 * time.Second
 // following "not leader" answers (nothing was proposed, so a retry is
 // safe) for up to leaderSearch; the call itself may take up to timeout.
 // Any other failure is an unknown outcome.
-func forward(ctx context.Context, loc leaderLocator, p *peers, ops []*pb.Op, timeout time.Duration) ([]*pb.OpResult, error) {
+func forward(ctx context.Context, loc leaderLocator, p *peers, ops []*pb.Op, timeout time.Duration) ([]*pb.OpResult, uint64, error) {
 	deadline := time.Now().Add(leaderSearch)
 	backoff := 20 * time.Millisecond
 	for {
@@ -105,16 +105,16 @@ func forward(ctx context.Context, loc leaderLocator, p *peers, ops []*pb.Op, tim
 		if ok {
 			c, err := p.client(addr)
 			if err != nil {
-				return nil, err
+				return nil, 0, err
 			}
 			cctx, cancel := context.WithTimeout(ctx, timeout)
 			resp, err := c.Propose(p.ctx(cctx), &pb.ProposeRequest{Ops: ops})
 			cancel()
 			if err == nil {
 				if len(resp.Results) != len(ops) {
-					return nil, fmt.Errorf("%w: leader answered %d results for %d ops", ErrUnavailable, len(resp.Results), len(ops))
+					return nil, 0, fmt.Errorf("%w: leader answered %d results for %d ops", ErrUnavailable, len(resp.Results), len(ops))
 				}
-				return resp.Results, nil
+				return resp.Results, resp.Index, nil
 			}
 			st := status.Convert(err)
 			loc.leaderChanged()
@@ -123,17 +123,17 @@ func forward(ctx context.Context, loc leaderLocator, p *peers, ops []*pb.Op, tim
 				// Not the leader any more: nothing proposed; look again.
 			case codes.Unavailable:
 				// Could not reach it, or the connection broke mid-call.
-				return nil, fmt.Errorf("%w: leader %s: %s", ErrUnavailable, addr, st.Message())
+				return nil, 0, fmt.Errorf("%w: leader %s: %s", ErrUnavailable, addr, st.Message())
 			default:
-				return nil, fmt.Errorf("%w: leader %s: %s", ErrUnavailable, addr, st.Message())
+				return nil, 0, fmt.Errorf("%w: leader %s: %s", ErrUnavailable, addr, st.Message())
 			}
 		}
 		if time.Now().Add(backoff).After(deadline) {
-			return nil, fmt.Errorf("%w: no reachable leader", ErrNotLeader)
+			return nil, 0, fmt.Errorf("%w: no reachable leader", ErrNotLeader)
 		}
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("%w: no reachable leader", ErrNotLeader)
+			return nil, 0, fmt.Errorf("%w: no reachable leader", ErrNotLeader)
 		case <-time.After(backoff):
 		}
 		if backoff < 200*time.Millisecond {

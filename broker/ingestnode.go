@@ -71,7 +71,7 @@ func OpenIngest(cfg IngestConfig) (*IngestNode, error) {
 	}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	n.batcher = newBatcher(n.ctx, cfg.Batch, func(ctx context.Context, batch []*proposal) {
-		forwardBatch(ctx, n, n.peers, batch, cfg.Timeout)
+		forwardBatch(ctx, n, n.peers, batch, cfg.Timeout, nil)
 	})
 	n.wg.Add(2)
 	go n.batcher.run(n.ctx, &n.wg)

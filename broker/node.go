@@ -32,6 +32,7 @@ type Broker struct {
 	peers     *peers
 	health    *healthTable
 	records   recordWriter
+	applied   appliedSignal
 
 	// readable is set once this node, as leader, has applied everything
 	// committed before its term (Barrier), so local reads are current.
@@ -99,7 +100,7 @@ func Open(cfg Config) (*Broker, error) {
 			return nil, fmt.Errorf("broker: bootstrap: %w", err)
 		}
 	}
-	b.raft, err = raft.NewRaft(rc, b.fsm, b.logs, b.logs, snaps, b.transport)
+	b.raft, err = raft.NewRaft(rc, signalingFSM{FSM: b.fsm, applied: &b.applied}, b.logs, b.logs, snaps, b.transport)
 	if err != nil {
 		return nil, fmt.Errorf("broker: raft: %w", err)
 	}

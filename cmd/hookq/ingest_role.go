@@ -5,12 +5,22 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"strings"
 	"time"
 
 	"github.com/hookq/hookq/api"
 	"github.com/hookq/hookq/broker"
 )
+
+// hostPort is this machine's hostname as a host:port, for advertising.
+func hostPort() string {
+	h, err := os.Hostname()
+	if err != nil {
+		return ""
+	}
+	return net.JoinHostPort(h, "0")
+}
 
 // runIngestNode runs --role ingest: no Raft, no Pebble; it verifies
 // webhooks locally and forwards them to the leader.
@@ -32,7 +42,7 @@ func runIngestNode(ctx context.Context, c serveConfig, log *slog.Logger) error {
 		return fmt.Errorf("http listen: %w", err)
 	}
 	n, err := broker.OpenIngest(broker.IngestConfig{
-		NodeID: c.nodeID, HTTPAddr: ln.Addr().String(), Seeds: seeds, ClusterKey: c.clusterKey, Logger: log,
+		NodeID: c.nodeID, HTTPAddr: advertised(ln.Addr(), hostPort()), Seeds: seeds, ClusterKey: c.clusterKey, Logger: log,
 	})
 	if err != nil {
 		ln.Close()

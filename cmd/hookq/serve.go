@@ -103,8 +103,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("grpc listen: %w", err)
 	}
 	b, err := broker.Open(broker.Config{
-		NodeID: c.nodeID, DataDir: c.dataDir, RaftAddr: c.raftAddr, HTTPAddr: httpLn.Addr().String(),
-		GRPCAddr: grpcLn.Addr().String(), Peers: peers, NoBootstrap: c.join != "", ClusterKey: c.clusterKey, Logger: log,
+		NodeID: c.nodeID, DataDir: c.dataDir, RaftAddr: c.raftAddr, HTTPAddr: advertised(httpLn.Addr(), c.raftAddr),
+		GRPCAddr: advertised(grpcLn.Addr(), c.raftAddr), Peers: peers, NoBootstrap: c.join != "", ClusterKey: c.clusterKey, Logger: log,
 	})
 	if err != nil {
 		httpLn.Close()
@@ -126,7 +126,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	log.Info("hookq node started", "node", c.nodeID, "http", httpLn.Addr().String(), "grpc", grpcLn.Addr().String(),
 		"raft", c.raftAddr, "data", c.dataDir)
 	if c.join != "" {
-		go joinCluster(ctx, log, c.join, c.clusterKey, c.nodeID, c.raftAddr, httpLn.Addr().String(), grpcLn.Addr().String())
+		go joinCluster(ctx, log, c.join, c.clusterKey, c.nodeID, c.raftAddr, advertised(httpLn.Addr(), c.raftAddr), advertised(grpcLn.Addr(), c.raftAddr))
 	}
 
 	if c.dev {
@@ -157,6 +157,22 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	gs.GracefulStop()
 	return b.Close()
+}
+
+// advertised is the address other nodes use to reach a listener: the
+// listener's own, except that an unspecified host (0.0.0.0, ::) is
+// replaced by the host of --raft-addr, which peers must reach anyway.
+func advertised(ln net.Addr, raftAddr string) string {
+	host, port, err := net.SplitHostPort(ln.String())
+	if err != nil {
+		return ln.String()
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		if rh, _, err := net.SplitHostPort(raftAddr); err == nil && rh != "" {
+			host = rh
+		}
+	}
+	return net.JoinHostPort(host, port)
 }
 
 func parsePeers(s string) (map[string]string, error) {

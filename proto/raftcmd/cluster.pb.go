@@ -74,7 +74,171 @@ func (x MembershipRequest_Kind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use MembershipRequest_Kind.Descriptor instead.
 func (MembershipRequest_Kind) EnumDescriptor() ([]byte, []int) {
-	return file_raftcmd_cluster_proto_rawDescGZIP(), []int{7, 0}
+	return file_raftcmd_cluster_proto_rawDescGZIP(), []int{10, 0}
+}
+
+type InfoRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InfoRequest) Reset() {
+	*x = InfoRequest{}
+	mi := &file_raftcmd_cluster_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InfoRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InfoRequest) ProtoMessage() {}
+
+func (x *InfoRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_raftcmd_cluster_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InfoRequest.ProtoReflect.Descriptor instead.
+func (*InfoRequest) Descriptor() ([]byte, []int) {
+	return file_raftcmd_cluster_proto_rawDescGZIP(), []int{0}
+}
+
+type NodeStatus struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Node          *NodeRecord            `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
+	Suffrage      string                 `protobuf:"bytes,2,opt,name=suffrage,proto3" json:"suffrage,omitempty"`
+	Healthy       bool                   `protobuf:"varint,3,opt,name=healthy,proto3" json:"healthy,omitempty"`
+	AppliedIndex  uint64                 `protobuf:"varint,4,opt,name=applied_index,json=appliedIndex,proto3" json:"applied_index,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NodeStatus) Reset() {
+	*x = NodeStatus{}
+	mi := &file_raftcmd_cluster_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NodeStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NodeStatus) ProtoMessage() {}
+
+func (x *NodeStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_raftcmd_cluster_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NodeStatus.ProtoReflect.Descriptor instead.
+func (*NodeStatus) Descriptor() ([]byte, []int) {
+	return file_raftcmd_cluster_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *NodeStatus) GetNode() *NodeRecord {
+	if x != nil {
+		return x.Node
+	}
+	return nil
+}
+
+func (x *NodeStatus) GetSuffrage() string {
+	if x != nil {
+		return x.Suffrage
+	}
+	return ""
+}
+
+func (x *NodeStatus) GetHealthy() bool {
+	if x != nil {
+		return x.Healthy
+	}
+	return false
+}
+
+func (x *NodeStatus) GetAppliedIndex() uint64 {
+	if x != nil {
+		return x.AppliedIndex
+	}
+	return 0
+}
+
+type InfoResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Leader        string                 `protobuf:"bytes,1,opt,name=leader,proto3" json:"leader,omitempty"`
+	Term          uint64                 `protobuf:"varint,2,opt,name=term,proto3" json:"term,omitempty"`
+	Nodes         []*NodeStatus          `protobuf:"bytes,3,rep,name=nodes,proto3" json:"nodes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InfoResponse) Reset() {
+	*x = InfoResponse{}
+	mi := &file_raftcmd_cluster_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InfoResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InfoResponse) ProtoMessage() {}
+
+func (x *InfoResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_raftcmd_cluster_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InfoResponse.ProtoReflect.Descriptor instead.
+func (*InfoResponse) Descriptor() ([]byte, []int) {
+	return file_raftcmd_cluster_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *InfoResponse) GetLeader() string {
+	if x != nil {
+		return x.Leader
+	}
+	return ""
+}
+
+func (x *InfoResponse) GetTerm() uint64 {
+	if x != nil {
+		return x.Term
+	}
+	return 0
+}
+
+func (x *InfoResponse) GetNodes() []*NodeStatus {
+	if x != nil {
+		return x.Nodes
+	}
+	return nil
 }
 
 type ProposeRequest struct {
@@ -86,7 +250,7 @@ type ProposeRequest struct {
 
 func (x *ProposeRequest) Reset() {
 	*x = ProposeRequest{}
-	mi := &file_raftcmd_cluster_proto_msgTypes[0]
+	mi := &file_raftcmd_cluster_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -98,7 +262,7 @@ func (x *ProposeRequest) String() string {
 func (*ProposeRequest) ProtoMessage() {}
 
 func (x *ProposeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_raftcmd_cluster_proto_msgTypes[0]
+	mi := &file_raftcmd_cluster_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -111,7 +275,7 @@ func (x *ProposeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProposeRequest.ProtoReflect.Descriptor instead.
 func (*ProposeRequest) Descriptor() ([]byte, []int) {
-	return file_raftcmd_cluster_proto_rawDescGZIP(), []int{0}
+	return file_raftcmd_cluster_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *ProposeRequest) GetOps() []*Op {
@@ -122,15 +286,18 @@ func (x *ProposeRequest) GetOps() []*Op {
 }
 
 type ProposeResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Results       []*OpResult            `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Results []*OpResult            `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
+	// index is the highest Raft index holding these ops: a forwarding node
+	// waits to have applied it before answering, so it reads its own writes.
+	Index         uint64 `protobuf:"varint,2,opt,name=index,proto3" json:"index,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ProposeResponse) Reset() {
 	*x = ProposeResponse{}
-	mi := &file_raftcmd_cluster_proto_msgTypes[1]
+	mi := &file_raftcmd_cluster_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -142,7 +309,7 @@ func (x *ProposeResponse) String() string {
 func (*ProposeResponse) ProtoMessage() {}
 
 func (x *ProposeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_raftcmd_cluster_proto_msgTypes[1]
+	mi := &file_raftcmd_cluster_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -155,7 +322,7 @@ func (x *ProposeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProposeResponse.ProtoReflect.Descriptor instead.
 func (*ProposeResponse) Descriptor() ([]byte, []int) {
-	return file_raftcmd_cluster_proto_rawDescGZIP(), []int{1}
+	return file_raftcmd_cluster_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ProposeResponse) GetResults() []*OpResult {
@@ -163,6 +330,13 @@ func (x *ProposeResponse) GetResults() []*OpResult {
 		return x.Results
 	}
 	return nil
+}
+
+func (x *ProposeResponse) GetIndex() uint64 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
 }
 
 // OpResult carries a storage result across the network. error is a code
@@ -182,7 +356,7 @@ type OpResult struct {
 
 func (x *OpResult) Reset() {
 	*x = OpResult{}
-	mi := &file_raftcmd_cluster_proto_msgTypes[2]
+	mi := &file_raftcmd_cluster_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -194,7 +368,7 @@ func (x *OpResult) String() string {
 func (*OpResult) ProtoMessage() {}
 
 func (x *OpResult) ProtoReflect() protoreflect.Message {
-	mi := &file_raftcmd_cluster_proto_msgTypes[2]
+	mi := &file_raftcmd_cluster_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -207,7 +381,7 @@ func (x *OpResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OpResult.ProtoReflect.Descriptor instead.
 func (*OpResult) Descriptor() ([]byte, []int) {
-	return file_raftcmd_cluster_proto_rawDescGZIP(), []int{2}
+	return file_raftcmd_cluster_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *OpResult) GetError() string {
@@ -272,7 +446,7 @@ type LeasedMessage struct {
 
 func (x *LeasedMessage) Reset() {
 	*x = LeasedMessage{}
-	mi := &file_raftcmd_cluster_proto_msgTypes[3]
+	mi := &file_raftcmd_cluster_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -284,7 +458,7 @@ func (x *LeasedMessage) String() string {
 func (*LeasedMessage) ProtoMessage() {}
 
 func (x *LeasedMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_raftcmd_cluster_proto_msgTypes[3]
+	mi := &file_raftcmd_cluster_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -297,7 +471,7 @@ func (x *LeasedMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeasedMessage.ProtoReflect.Descriptor instead.
 func (*LeasedMessage) Descriptor() ([]byte, []int) {
-	return file_raftcmd_cluster_proto_rawDescGZIP(), []int{3}
+	return file_raftcmd_cluster_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *LeasedMessage) GetQueue() string {
@@ -346,7 +520,7 @@ type SettleItemResult struct {
 
 func (x *SettleItemResult) Reset() {
 	*x = SettleItemResult{}
-	mi := &file_raftcmd_cluster_proto_msgTypes[4]
+	mi := &file_raftcmd_cluster_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -358,7 +532,7 @@ func (x *SettleItemResult) String() string {
 func (*SettleItemResult) ProtoMessage() {}
 
 func (x *SettleItemResult) ProtoReflect() protoreflect.Message {
-	mi := &file_raftcmd_cluster_proto_msgTypes[4]
+	mi := &file_raftcmd_cluster_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -371,7 +545,7 @@ func (x *SettleItemResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SettleItemResult.ProtoReflect.Descriptor instead.
 func (*SettleItemResult) Descriptor() ([]byte, []int) {
-	return file_raftcmd_cluster_proto_rawDescGZIP(), []int{4}
+	return file_raftcmd_cluster_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *SettleItemResult) GetDeliveryId() string {
@@ -405,7 +579,7 @@ type HeartbeatRequest struct {
 
 func (x *HeartbeatRequest) Reset() {
 	*x = HeartbeatRequest{}
-	mi := &file_raftcmd_cluster_proto_msgTypes[5]
+	mi := &file_raftcmd_cluster_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -417,7 +591,7 @@ func (x *HeartbeatRequest) String() string {
 func (*HeartbeatRequest) ProtoMessage() {}
 
 func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_raftcmd_cluster_proto_msgTypes[5]
+	mi := &file_raftcmd_cluster_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -430,7 +604,7 @@ func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatRequest.ProtoReflect.Descriptor instead.
 func (*HeartbeatRequest) Descriptor() ([]byte, []int) {
-	return file_raftcmd_cluster_proto_rawDescGZIP(), []int{5}
+	return file_raftcmd_cluster_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *HeartbeatRequest) GetNode() *NodeRecord {
@@ -458,7 +632,7 @@ type HeartbeatResponse struct {
 
 func (x *HeartbeatResponse) Reset() {
 	*x = HeartbeatResponse{}
-	mi := &file_raftcmd_cluster_proto_msgTypes[6]
+	mi := &file_raftcmd_cluster_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -470,7 +644,7 @@ func (x *HeartbeatResponse) String() string {
 func (*HeartbeatResponse) ProtoMessage() {}
 
 func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_raftcmd_cluster_proto_msgTypes[6]
+	mi := &file_raftcmd_cluster_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -483,7 +657,7 @@ func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatResponse.ProtoReflect.Descriptor instead.
 func (*HeartbeatResponse) Descriptor() ([]byte, []int) {
-	return file_raftcmd_cluster_proto_rawDescGZIP(), []int{6}
+	return file_raftcmd_cluster_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *HeartbeatResponse) GetCommitIndex() uint64 {
@@ -517,7 +691,7 @@ type MembershipRequest struct {
 
 func (x *MembershipRequest) Reset() {
 	*x = MembershipRequest{}
-	mi := &file_raftcmd_cluster_proto_msgTypes[7]
+	mi := &file_raftcmd_cluster_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -529,7 +703,7 @@ func (x *MembershipRequest) String() string {
 func (*MembershipRequest) ProtoMessage() {}
 
 func (x *MembershipRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_raftcmd_cluster_proto_msgTypes[7]
+	mi := &file_raftcmd_cluster_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -542,7 +716,7 @@ func (x *MembershipRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MembershipRequest.ProtoReflect.Descriptor instead.
 func (*MembershipRequest) Descriptor() ([]byte, []int) {
-	return file_raftcmd_cluster_proto_rawDescGZIP(), []int{7}
+	return file_raftcmd_cluster_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *MembershipRequest) GetKind() MembershipRequest_Kind {
@@ -567,7 +741,7 @@ type MembershipResponse struct {
 
 func (x *MembershipResponse) Reset() {
 	*x = MembershipResponse{}
-	mi := &file_raftcmd_cluster_proto_msgTypes[8]
+	mi := &file_raftcmd_cluster_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -579,7 +753,7 @@ func (x *MembershipResponse) String() string {
 func (*MembershipResponse) ProtoMessage() {}
 
 func (x *MembershipResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_raftcmd_cluster_proto_msgTypes[8]
+	mi := &file_raftcmd_cluster_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -592,7 +766,7 @@ func (x *MembershipResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MembershipResponse.ProtoReflect.Descriptor instead.
 func (*MembershipResponse) Descriptor() ([]byte, []int) {
-	return file_raftcmd_cluster_proto_rawDescGZIP(), []int{8}
+	return file_raftcmd_cluster_proto_rawDescGZIP(), []int{11}
 }
 
 type SourcesRequest struct {
@@ -603,7 +777,7 @@ type SourcesRequest struct {
 
 func (x *SourcesRequest) Reset() {
 	*x = SourcesRequest{}
-	mi := &file_raftcmd_cluster_proto_msgTypes[9]
+	mi := &file_raftcmd_cluster_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -615,7 +789,7 @@ func (x *SourcesRequest) String() string {
 func (*SourcesRequest) ProtoMessage() {}
 
 func (x *SourcesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_raftcmd_cluster_proto_msgTypes[9]
+	mi := &file_raftcmd_cluster_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -628,7 +802,7 @@ func (x *SourcesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SourcesRequest.ProtoReflect.Descriptor instead.
 func (*SourcesRequest) Descriptor() ([]byte, []int) {
-	return file_raftcmd_cluster_proto_rawDescGZIP(), []int{9}
+	return file_raftcmd_cluster_proto_rawDescGZIP(), []int{12}
 }
 
 type NamedSource struct {
@@ -641,7 +815,7 @@ type NamedSource struct {
 
 func (x *NamedSource) Reset() {
 	*x = NamedSource{}
-	mi := &file_raftcmd_cluster_proto_msgTypes[10]
+	mi := &file_raftcmd_cluster_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -653,7 +827,7 @@ func (x *NamedSource) String() string {
 func (*NamedSource) ProtoMessage() {}
 
 func (x *NamedSource) ProtoReflect() protoreflect.Message {
-	mi := &file_raftcmd_cluster_proto_msgTypes[10]
+	mi := &file_raftcmd_cluster_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -666,7 +840,7 @@ func (x *NamedSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NamedSource.ProtoReflect.Descriptor instead.
 func (*NamedSource) Descriptor() ([]byte, []int) {
-	return file_raftcmd_cluster_proto_rawDescGZIP(), []int{10}
+	return file_raftcmd_cluster_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *NamedSource) GetName() string {
@@ -693,7 +867,7 @@ type SourcesResponse struct {
 
 func (x *SourcesResponse) Reset() {
 	*x = SourcesResponse{}
-	mi := &file_raftcmd_cluster_proto_msgTypes[11]
+	mi := &file_raftcmd_cluster_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -705,7 +879,7 @@ func (x *SourcesResponse) String() string {
 func (*SourcesResponse) ProtoMessage() {}
 
 func (x *SourcesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_raftcmd_cluster_proto_msgTypes[11]
+	mi := &file_raftcmd_cluster_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -718,7 +892,7 @@ func (x *SourcesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SourcesResponse.ProtoReflect.Descriptor instead.
 func (*SourcesResponse) Descriptor() ([]byte, []int) {
-	return file_raftcmd_cluster_proto_rawDescGZIP(), []int{11}
+	return file_raftcmd_cluster_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *SourcesResponse) GetSources() []*NamedSource {
@@ -739,11 +913,23 @@ var File_raftcmd_cluster_proto protoreflect.FileDescriptor
 
 const file_raftcmd_cluster_proto_rawDesc = "" +
 	"\n" +
-	"\x15raftcmd/cluster.proto\x12\rhookq.raftcmd\x1a\x15raftcmd/raftcmd.proto\"5\n" +
+	"\x15raftcmd/cluster.proto\x12\rhookq.raftcmd\x1a\x15raftcmd/raftcmd.proto\"\r\n" +
+	"\vInfoRequest\"\x96\x01\n" +
+	"\n" +
+	"NodeStatus\x12-\n" +
+	"\x04node\x18\x01 \x01(\v2\x19.hookq.raftcmd.NodeRecordR\x04node\x12\x1a\n" +
+	"\bsuffrage\x18\x02 \x01(\tR\bsuffrage\x12\x18\n" +
+	"\ahealthy\x18\x03 \x01(\bR\ahealthy\x12#\n" +
+	"\rapplied_index\x18\x04 \x01(\x04R\fappliedIndex\"k\n" +
+	"\fInfoResponse\x12\x16\n" +
+	"\x06leader\x18\x01 \x01(\tR\x06leader\x12\x12\n" +
+	"\x04term\x18\x02 \x01(\x04R\x04term\x12/\n" +
+	"\x05nodes\x18\x03 \x03(\v2\x19.hookq.raftcmd.NodeStatusR\x05nodes\"5\n" +
 	"\x0eProposeRequest\x12#\n" +
-	"\x03ops\x18\x01 \x03(\v2\x11.hookq.raftcmd.OpR\x03ops\"D\n" +
+	"\x03ops\x18\x01 \x03(\v2\x11.hookq.raftcmd.OpR\x03ops\"Z\n" +
 	"\x0fProposeResponse\x121\n" +
-	"\aresults\x18\x01 \x03(\v2\x17.hookq.raftcmd.OpResultR\aresults\"\x82\x02\n" +
+	"\aresults\x18\x01 \x03(\v2\x17.hookq.raftcmd.OpResultR\aresults\x12\x14\n" +
+	"\x05index\x18\x02 \x01(\x04R\x05index\"\x82\x02\n" +
 	"\bOpResult\x12\x14\n" +
 	"\x05error\x18\x01 \x01(\tR\x05error\x12\x1d\n" +
 	"\n" +
@@ -790,13 +976,14 @@ const file_raftcmd_cluster_proto_rawDesc = "" +
 	"\x06config\x18\x02 \x01(\v2\x1b.hookq.raftcmd.SourceConfigR\x06config\"a\n" +
 	"\x0fSourcesResponse\x124\n" +
 	"\asources\x18\x01 \x03(\v2\x1a.hookq.raftcmd.NamedSourceR\asources\x12\x18\n" +
-	"\aversion\x18\x02 \x01(\x04R\aversion2\xc0\x02\n" +
+	"\aversion\x18\x02 \x01(\x04R\aversion2\x81\x03\n" +
 	"\aCluster\x12H\n" +
 	"\aPropose\x12\x1d.hookq.raftcmd.ProposeRequest\x1a\x1e.hookq.raftcmd.ProposeResponse\x12N\n" +
 	"\tHeartbeat\x12\x1f.hookq.raftcmd.HeartbeatRequest\x1a .hookq.raftcmd.HeartbeatResponse\x12Q\n" +
 	"\n" +
 	"Membership\x12 .hookq.raftcmd.MembershipRequest\x1a!.hookq.raftcmd.MembershipResponse\x12H\n" +
-	"\aSources\x12\x1d.hookq.raftcmd.SourcesRequest\x1a\x1e.hookq.raftcmd.SourcesResponseB&Z$github.com/hookq/hookq/proto/raftcmdb\x06proto3"
+	"\aSources\x12\x1d.hookq.raftcmd.SourcesRequest\x1a\x1e.hookq.raftcmd.SourcesResponse\x12?\n" +
+	"\x04Info\x12\x1a.hookq.raftcmd.InfoRequest\x1a\x1b.hookq.raftcmd.InfoResponseB&Z$github.com/hookq/hookq/proto/raftcmdb\x06proto3"
 
 var (
 	file_raftcmd_cluster_proto_rawDescOnce sync.Once
@@ -811,50 +998,57 @@ func file_raftcmd_cluster_proto_rawDescGZIP() []byte {
 }
 
 var file_raftcmd_cluster_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_raftcmd_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_raftcmd_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_raftcmd_cluster_proto_goTypes = []any{
 	(MembershipRequest_Kind)(0), // 0: hookq.raftcmd.MembershipRequest.Kind
-	(*ProposeRequest)(nil),      // 1: hookq.raftcmd.ProposeRequest
-	(*ProposeResponse)(nil),     // 2: hookq.raftcmd.ProposeResponse
-	(*OpResult)(nil),            // 3: hookq.raftcmd.OpResult
-	(*LeasedMessage)(nil),       // 4: hookq.raftcmd.LeasedMessage
-	(*SettleItemResult)(nil),    // 5: hookq.raftcmd.SettleItemResult
-	(*HeartbeatRequest)(nil),    // 6: hookq.raftcmd.HeartbeatRequest
-	(*HeartbeatResponse)(nil),   // 7: hookq.raftcmd.HeartbeatResponse
-	(*MembershipRequest)(nil),   // 8: hookq.raftcmd.MembershipRequest
-	(*MembershipResponse)(nil),  // 9: hookq.raftcmd.MembershipResponse
-	(*SourcesRequest)(nil),      // 10: hookq.raftcmd.SourcesRequest
-	(*NamedSource)(nil),         // 11: hookq.raftcmd.NamedSource
-	(*SourcesResponse)(nil),     // 12: hookq.raftcmd.SourcesResponse
-	(*Op)(nil),                  // 13: hookq.raftcmd.Op
-	(*MessageRecord)(nil),       // 14: hookq.raftcmd.MessageRecord
-	(*NodeRecord)(nil),          // 15: hookq.raftcmd.NodeRecord
-	(*SourceConfig)(nil),        // 16: hookq.raftcmd.SourceConfig
+	(*InfoRequest)(nil),         // 1: hookq.raftcmd.InfoRequest
+	(*NodeStatus)(nil),          // 2: hookq.raftcmd.NodeStatus
+	(*InfoResponse)(nil),        // 3: hookq.raftcmd.InfoResponse
+	(*ProposeRequest)(nil),      // 4: hookq.raftcmd.ProposeRequest
+	(*ProposeResponse)(nil),     // 5: hookq.raftcmd.ProposeResponse
+	(*OpResult)(nil),            // 6: hookq.raftcmd.OpResult
+	(*LeasedMessage)(nil),       // 7: hookq.raftcmd.LeasedMessage
+	(*SettleItemResult)(nil),    // 8: hookq.raftcmd.SettleItemResult
+	(*HeartbeatRequest)(nil),    // 9: hookq.raftcmd.HeartbeatRequest
+	(*HeartbeatResponse)(nil),   // 10: hookq.raftcmd.HeartbeatResponse
+	(*MembershipRequest)(nil),   // 11: hookq.raftcmd.MembershipRequest
+	(*MembershipResponse)(nil),  // 12: hookq.raftcmd.MembershipResponse
+	(*SourcesRequest)(nil),      // 13: hookq.raftcmd.SourcesRequest
+	(*NamedSource)(nil),         // 14: hookq.raftcmd.NamedSource
+	(*SourcesResponse)(nil),     // 15: hookq.raftcmd.SourcesResponse
+	(*NodeRecord)(nil),          // 16: hookq.raftcmd.NodeRecord
+	(*Op)(nil),                  // 17: hookq.raftcmd.Op
+	(*MessageRecord)(nil),       // 18: hookq.raftcmd.MessageRecord
+	(*SourceConfig)(nil),        // 19: hookq.raftcmd.SourceConfig
 }
 var file_raftcmd_cluster_proto_depIdxs = []int32{
-	13, // 0: hookq.raftcmd.ProposeRequest.ops:type_name -> hookq.raftcmd.Op
-	3,  // 1: hookq.raftcmd.ProposeResponse.results:type_name -> hookq.raftcmd.OpResult
-	4,  // 2: hookq.raftcmd.OpResult.deliveries:type_name -> hookq.raftcmd.LeasedMessage
-	5,  // 3: hookq.raftcmd.OpResult.items:type_name -> hookq.raftcmd.SettleItemResult
-	14, // 4: hookq.raftcmd.LeasedMessage.message:type_name -> hookq.raftcmd.MessageRecord
-	15, // 5: hookq.raftcmd.HeartbeatRequest.node:type_name -> hookq.raftcmd.NodeRecord
-	0,  // 6: hookq.raftcmd.MembershipRequest.kind:type_name -> hookq.raftcmd.MembershipRequest.Kind
-	15, // 7: hookq.raftcmd.MembershipRequest.node:type_name -> hookq.raftcmd.NodeRecord
-	16, // 8: hookq.raftcmd.NamedSource.config:type_name -> hookq.raftcmd.SourceConfig
-	11, // 9: hookq.raftcmd.SourcesResponse.sources:type_name -> hookq.raftcmd.NamedSource
-	1,  // 10: hookq.raftcmd.Cluster.Propose:input_type -> hookq.raftcmd.ProposeRequest
-	6,  // 11: hookq.raftcmd.Cluster.Heartbeat:input_type -> hookq.raftcmd.HeartbeatRequest
-	8,  // 12: hookq.raftcmd.Cluster.Membership:input_type -> hookq.raftcmd.MembershipRequest
-	10, // 13: hookq.raftcmd.Cluster.Sources:input_type -> hookq.raftcmd.SourcesRequest
-	2,  // 14: hookq.raftcmd.Cluster.Propose:output_type -> hookq.raftcmd.ProposeResponse
-	7,  // 15: hookq.raftcmd.Cluster.Heartbeat:output_type -> hookq.raftcmd.HeartbeatResponse
-	9,  // 16: hookq.raftcmd.Cluster.Membership:output_type -> hookq.raftcmd.MembershipResponse
-	12, // 17: hookq.raftcmd.Cluster.Sources:output_type -> hookq.raftcmd.SourcesResponse
-	14, // [14:18] is the sub-list for method output_type
-	10, // [10:14] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	16, // 0: hookq.raftcmd.NodeStatus.node:type_name -> hookq.raftcmd.NodeRecord
+	2,  // 1: hookq.raftcmd.InfoResponse.nodes:type_name -> hookq.raftcmd.NodeStatus
+	17, // 2: hookq.raftcmd.ProposeRequest.ops:type_name -> hookq.raftcmd.Op
+	6,  // 3: hookq.raftcmd.ProposeResponse.results:type_name -> hookq.raftcmd.OpResult
+	7,  // 4: hookq.raftcmd.OpResult.deliveries:type_name -> hookq.raftcmd.LeasedMessage
+	8,  // 5: hookq.raftcmd.OpResult.items:type_name -> hookq.raftcmd.SettleItemResult
+	18, // 6: hookq.raftcmd.LeasedMessage.message:type_name -> hookq.raftcmd.MessageRecord
+	16, // 7: hookq.raftcmd.HeartbeatRequest.node:type_name -> hookq.raftcmd.NodeRecord
+	0,  // 8: hookq.raftcmd.MembershipRequest.kind:type_name -> hookq.raftcmd.MembershipRequest.Kind
+	16, // 9: hookq.raftcmd.MembershipRequest.node:type_name -> hookq.raftcmd.NodeRecord
+	19, // 10: hookq.raftcmd.NamedSource.config:type_name -> hookq.raftcmd.SourceConfig
+	14, // 11: hookq.raftcmd.SourcesResponse.sources:type_name -> hookq.raftcmd.NamedSource
+	4,  // 12: hookq.raftcmd.Cluster.Propose:input_type -> hookq.raftcmd.ProposeRequest
+	9,  // 13: hookq.raftcmd.Cluster.Heartbeat:input_type -> hookq.raftcmd.HeartbeatRequest
+	11, // 14: hookq.raftcmd.Cluster.Membership:input_type -> hookq.raftcmd.MembershipRequest
+	13, // 15: hookq.raftcmd.Cluster.Sources:input_type -> hookq.raftcmd.SourcesRequest
+	1,  // 16: hookq.raftcmd.Cluster.Info:input_type -> hookq.raftcmd.InfoRequest
+	5,  // 17: hookq.raftcmd.Cluster.Propose:output_type -> hookq.raftcmd.ProposeResponse
+	10, // 18: hookq.raftcmd.Cluster.Heartbeat:output_type -> hookq.raftcmd.HeartbeatResponse
+	12, // 19: hookq.raftcmd.Cluster.Membership:output_type -> hookq.raftcmd.MembershipResponse
+	15, // 20: hookq.raftcmd.Cluster.Sources:output_type -> hookq.raftcmd.SourcesResponse
+	3,  // 21: hookq.raftcmd.Cluster.Info:output_type -> hookq.raftcmd.InfoResponse
+	17, // [17:22] is the sub-list for method output_type
+	12, // [12:17] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_raftcmd_cluster_proto_init() }
@@ -869,7 +1063,7 @@ func file_raftcmd_cluster_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_raftcmd_cluster_proto_rawDesc), len(file_raftcmd_cluster_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   12,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

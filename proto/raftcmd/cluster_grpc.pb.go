@@ -27,6 +27,7 @@ const (
 	Cluster_Heartbeat_FullMethodName  = "/hookq.raftcmd.Cluster/Heartbeat"
 	Cluster_Membership_FullMethodName = "/hookq.raftcmd.Cluster/Membership"
 	Cluster_Sources_FullMethodName    = "/hookq.raftcmd.Cluster/Sources"
+	Cluster_Info_FullMethodName       = "/hookq.raftcmd.Cluster/Info"
 )
 
 // ClusterClient is the client API for Cluster service.
@@ -45,6 +46,8 @@ type ClusterClient interface {
 	Membership(ctx context.Context, in *MembershipRequest, opts ...grpc.CallOption) (*MembershipResponse, error)
 	// Sources returns every source config (secrets included) for ingest nodes.
 	Sources(ctx context.Context, in *SourcesRequest, opts ...grpc.CallOption) (*SourcesResponse, error)
+	// Info returns the leader's view of the cluster (health, applied indexes).
+	Info(ctx context.Context, in *InfoRequest, opts ...grpc.CallOption) (*InfoResponse, error)
 }
 
 type clusterClient struct {
@@ -95,6 +98,16 @@ func (c *clusterClient) Sources(ctx context.Context, in *SourcesRequest, opts ..
 	return out, nil
 }
 
+func (c *clusterClient) Info(ctx context.Context, in *InfoRequest, opts ...grpc.CallOption) (*InfoResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(InfoResponse)
+	err := c.cc.Invoke(ctx, Cluster_Info_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ClusterServer is the server API for Cluster service.
 // All implementations must embed UnimplementedClusterServer
 // for forward compatibility.
@@ -111,6 +124,8 @@ type ClusterServer interface {
 	Membership(context.Context, *MembershipRequest) (*MembershipResponse, error)
 	// Sources returns every source config (secrets included) for ingest nodes.
 	Sources(context.Context, *SourcesRequest) (*SourcesResponse, error)
+	// Info returns the leader's view of the cluster (health, applied indexes).
+	Info(context.Context, *InfoRequest) (*InfoResponse, error)
 	mustEmbedUnimplementedClusterServer()
 }
 
@@ -132,6 +147,9 @@ func (UnimplementedClusterServer) Membership(context.Context, *MembershipRequest
 }
 func (UnimplementedClusterServer) Sources(context.Context, *SourcesRequest) (*SourcesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Sources not implemented")
+}
+func (UnimplementedClusterServer) Info(context.Context, *InfoRequest) (*InfoResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Info not implemented")
 }
 func (UnimplementedClusterServer) mustEmbedUnimplementedClusterServer() {}
 func (UnimplementedClusterServer) testEmbeddedByValue()                 {}
@@ -226,6 +244,24 @@ func _Cluster_Sources_Handler(srv interface{}, ctx context.Context, dec func(int
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Cluster_Info_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(InfoRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ClusterServer).Info(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Cluster_Info_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ClusterServer).Info(ctx, req.(*InfoRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Cluster_ServiceDesc is the grpc.ServiceDesc for Cluster service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -248,6 +284,10 @@ var Cluster_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Sources",
 			Handler:    _Cluster_Sources_Handler,
+		},
+		{
+			MethodName: "Info",
+			Handler:    _Cluster_Info_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
