@@ -10,8 +10,8 @@ import (
 	st "github.com/hookq/hookq/storage/storagetest"
 )
 
-// wantID is the messageId SPEC-independent arithmetic gives the n-th
-// message (from 1) created by Raft entry index.
+// wantID is the messageId of the n-th message (from 1) created by Raft
+// entry index: 16 hex digits of index<<20 | n, computed here by hand.
 func wantID(index uint64, n int) string { return fmt.Sprintf("%016x", index<<20|uint64(n)) }
 
 func TestEnqueueFanOutSharesMessageID(t *testing.T) {

@@ -2,6 +2,7 @@ package storage_test
 
 import (
 	"bytes"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -212,4 +213,43 @@ func TestSnapshotRestoreReproducesContents(t *testing.T) {
 	if a != b {
 		t.Errorf("source and restored store diverged after the same entry")
 	}
+}
+
+func TestRestoredStoreSurvivesReopen(t *testing.T) {
+	src, _ := listingFixture(t)
+	want := digestOf(t, src.Store)
+	var buf bytes.Buffer
+	sn := src.Store.Snapshot()
+	if _, err := sn.WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	sn.Release()
+
+	dir := t.TempDir()
+	s := st.MustOpenDir(t, dir)
+	for i := 0; i < 2; i++ { // each restore swaps in a new generation
+		if err := s.Restore(bytes.NewReader(buf.Bytes())); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	dbs, _ := filepath.Glob(filepath.Join(dir, "db-*"))
+	if len(dbs) != 1 {
+		t.Errorf("data directories after two restores: %v, want one", dbs)
+	}
+	s = st.MustOpenDir(t, dir)
+	if got := digestOf(t, s); got != want {
+		t.Errorf("reopened restored store: digest %s, want %s", got, want)
+	}
+}
+
+func digestOf(t *testing.T, s *storage.Store) string {
+	t.Helper()
+	d, err := s.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
 }

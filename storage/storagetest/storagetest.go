@@ -212,7 +212,8 @@ func (h *Harness) WantStats(q string, want storage.Stats) {
 	}
 }
 
-// Record returns message id of q, failing the test when it is not there.
+// Record returns the record of message id in q, failing the test when q
+// does not hold it.
 func (h *Harness) Record(q, id string) *pb.MessageRecord {
 	h.tb.Helper()
 	rec, _, err := h.Store.Message(q, id)

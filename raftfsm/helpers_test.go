@@ -1,0 +1,84 @@
+package raftfsm_test
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/hashicorp/raft"
+	pb "github.com/hookq/hookq/proto/raftcmd"
+	"github.com/hookq/hookq/raftfsm"
+	"github.com/hookq/hookq/storage"
+	st "github.com/hookq/hookq/storage/storagetest"
+	"google.golang.org/protobuf/proto"
+)
+
+// mustFSM returns an FSM over a fresh store closed at the end of the test.
+func mustFSM(tb testing.TB) *raftfsm.FSM {
+	tb.Helper()
+	return raftfsm.New(st.MustOpen(tb), nil)
+}
+
+// cmdLog encodes ops as the command of Raft entry index at leader time now.
+func cmdLog(tb testing.TB, index uint64, now int64, ops ...*pb.Op) *raft.Log {
+	tb.Helper()
+	data, err := proto.Marshal(&pb.Command{LeaderTimeUnixNano: now, Ops: ops})
+	if err != nil {
+		tb.Fatalf("marshal command: %v", err)
+	}
+	return &raft.Log{Index: index, Term: 1, Type: raft.LogCommand, Data: data}
+}
+
+func putQueueOp(name string, cfg *pb.QueueConfig) *pb.Op {
+	return &pb.Op{Kind: &pb.Op_PutQueue{PutQueue: &pb.PutQueue{Name: name, Config: cfg}}}
+}
+
+func enqueueOp(body string, queues ...string) *pb.Op {
+	return &pb.Op{Kind: &pb.Op_Enqueue{Enqueue: &pb.Enqueue{Source: "s", Queues: queues, Body: []byte(body), ContentType: "text/plain"}}}
+}
+
+func leaseOp(q string, rands [][]byte, vis int64, autoAck bool) *pb.Op {
+	return &pb.Op{Kind: &pb.Op_Lease{Lease: &pb.Lease{Queue: q, DeliveryRands: rands, VisibilityNanos: vis, AutoAck: autoAck}}}
+}
+
+func settleOp(q string, items ...*pb.SettleItem) *pb.Op {
+	return &pb.Op{Kind: &pb.Op_Settle{Settle: &pb.Settle{Queue: q, Items: items}}}
+}
+
+func sweepOp() *pb.Op { return &pb.Op{Kind: &pb.Op_Sweep{Sweep: &pb.Sweep{}}} }
+
+// fataler is what testing.TB and *rapid.T have in common that helpers need.
+type fataler interface {
+	Helper()
+	Fatalf(format string, args ...any)
+}
+
+// results returns the per-op results of entry i of an ApplyBatch answer.
+func results(tb fataler, out []any, i int) []any {
+	tb.Helper()
+	r, ok := out[i].(*raftfsm.Response)
+	if !ok {
+		tb.Fatalf("entry %d: response %T (%v), want *raftfsm.Response", i, out[i], out[i])
+	}
+	return r.Results
+}
+
+func digest(tb testing.TB, s *storage.Store) string {
+	tb.Helper()
+	d, err := s.Digest()
+	if err != nil {
+		tb.Fatalf("digest: %v", err)
+	}
+	return d
+}
+
+// bufferSink is a raft.SnapshotSink that keeps the stream in memory.
+type bufferSink struct {
+	bytes.Buffer
+	closed, cancelled bool
+}
+
+func (s *bufferSink) ID() string    { return "test" }
+func (s *bufferSink) Cancel() error { s.cancelled = true; return nil }
+func (s *bufferSink) Close() error  { s.closed = true; return nil }
+
+var _ raft.SnapshotSink = (*bufferSink)(nil)
