@@ -137,11 +137,19 @@ func (t *Txn) available(q string, n int) []candidate {
 	var out []candidate
 	for _, kind := range []byte{pReady, pLeased} {
 		p := queuePrefix(kind, q)
-		t.scan(p, be64(append([]byte(nil), p...), uint64(t.now)+1), n, func(k, _ []byte) bool {
+		first := int64(-1)
+		t.scan(t.s.heads.start(p), be64(append([]byte(nil), p...), uint64(t.now)+1), n, func(k, _ []byte) bool {
 			at, seq := indexEntry(k, len(p))
+			if first < 0 {
+				first = at
+			}
 			out = append(out, candidate{at: at, seq: seq, leased: kind == pLeased})
 			return true
 		})
+		if first < 0 {
+			first = t.now + 1 // nothing live at or before now
+		}
+		t.s.heads.raise(p, first)
 	}
 	sortCandidates(out)
 	if len(out) > n {
@@ -168,6 +176,9 @@ func (t *Txn) Lease(op *pb.Lease) LeaseResult {
 	if vis <= 0 {
 		vis = cfg.VisibilityTimeoutNanos
 	}
+	if vis <= 0 {
+		vis = int64(time.Second) // a zero lease would hand the message out again at once
+	}
 	if vis > MaxLease {
 		vis = MaxLease
 	}
@@ -183,8 +194,8 @@ func (t *Txn) Lease(op *pb.Lease) LeaseResult {
 				break
 			}
 			rec, ok := t.message(op.Queue, c.seq)
-			if !ok {
-				panic("storage: index entry without message")
+			if !ok || (rec.State == pb.MessageState_INFLIGHT) != c.leased {
+				panic("storage: index entry disagrees with its message")
 			}
 			if c.leased && !t.expireLease(op.Queue, cfg, rec) {
 				continue // dead-lettered at maxAttempts

@@ -108,6 +108,7 @@ func (s *Store) Restore(r io.Reader) error {
 	defer s.mu.Unlock()
 	old, oldGen := s.db, s.gen
 	s.db, s.gen = db, gen
+	s.heads.reset()
 	if err := s.writeCurrent(); err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -23,6 +24,8 @@ type Store struct {
 	mu  sync.RWMutex
 	db  *pebble.DB
 	gen int // generation of the data directory in use (dir/db-<gen>)
+
+	heads heads // scan start hints of the consumed-from-the-front indexes
 }
 
 const currentFile = "CURRENT"
@@ -55,7 +58,10 @@ func Open(dir string) (*Store, error) {
 func genDir(dir string, gen int) string { return filepath.Join(dir, fmt.Sprintf("db-%d", gen)) }
 
 func openPebble(path string) (*pebble.DB, error) {
-	opts := &pebble.Options{Logger: quietLogger{}}
+	opts := &pebble.Options{Logger: quietLogger{}, MemTableSize: 32 << 20}
+	// Bloom filters make the point reads of every op (configs, counters,
+	// messages, dedup keys) skip tables that cannot hold the key.
+	opts.Levels[0].FilterPolicy = bloom.FilterPolicy(10)
 	db, err := pebble.Open(path, opts)
 	if err != nil {
 		return nil, fmt.Errorf("storage: open %s: %w", path, err)

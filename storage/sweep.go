@@ -43,11 +43,16 @@ func (t *Txn) dueEntries(kind byte, q string, upTo int64, limit int) []candidate
 	if upTo < 0 {
 		return nil
 	}
-	t.scan(p, be64(append([]byte(nil), p...), uint64(upTo)+1), limit, func(k, _ []byte) bool {
+	t.scan(t.s.heads.start(p), be64(append([]byte(nil), p...), uint64(upTo)+1), limit, func(k, _ []byte) bool {
 		at, seq := indexEntry(k, len(p))
 		out = append(out, candidate{at: at, seq: seq})
 		return true
 	})
+	if len(out) == 0 {
+		t.s.heads.raise(p, upTo+1)
+	} else {
+		t.s.heads.raise(p, out[0].at)
+	}
 	return out
 }
 
@@ -78,13 +83,18 @@ func (t *Txn) sweepGC(q string, cfg *pb.QueueConfig, limit int) int64 {
 }
 
 func (t *Txn) sweepDedup(limit int) int64 {
-	start := []byte{pDedupExp}
+	start := t.s.heads.start([]byte{pDedupExp})
 	end := be64([]byte{pDedupExp}, uint64(t.now)+1)
 	var keys [][]byte
 	t.scan(start, end, limit, func(k, _ []byte) bool {
 		keys = append(keys, append([]byte(nil), k...))
 		return true
 	})
+	if len(keys) == 0 {
+		t.s.heads.raise([]byte{pDedupExp}, t.now+1)
+	} else {
+		t.s.heads.raise([]byte{pDedupExp}, int64(binary.BigEndian.Uint64(keys[0][1:9])))
+	}
 	for _, k := range keys {
 		at := int64(binary.BigEndian.Uint64(k[1:9]))
 		rest := k[9:]
@@ -104,7 +114,7 @@ func (t *Txn) sweepDedup(limit int) int64 {
 func (s *Store) SweepDue(now int64) bool {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if firstBelow(s.db, []byte{pDedupExp}, now) {
+	if s.firstBelow([]byte{pDedupExp}, now) {
 		return true
 	}
 	due := false
@@ -114,20 +124,20 @@ func (s *Store) SweepDue(now int64) bool {
 		if err := proto.Unmarshal(v, cfg); err != nil {
 			return true
 		}
-		due = firstBelow(s.db, queuePrefix(pLeased, q), now) ||
-			firstBelow(s.db, queuePrefix(pGC, q), now-cfg.RetentionNanos)
+		due = s.firstBelow(queuePrefix(pLeased, q), now) ||
+			s.firstBelow(queuePrefix(pGC, q), now-cfg.RetentionNanos)
 		return !due
 	})
 	return due
 }
 
 // firstBelow reports whether the first key under prefix p carries a time
-// (the 8 bytes after p) at or below upTo.
-func firstBelow(r pebble.Reader, p []byte, upTo int64) bool {
+// (the 8 bytes after p) at or below upTo. The caller holds s.mu.
+func (s *Store) firstBelow(p []byte, upTo int64) bool {
 	if upTo < 0 {
 		return false
 	}
-	it, err := r.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: be64(append([]byte(nil), p...), uint64(upTo)+1)})
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: s.heads.start(p), UpperBound: be64(append([]byte(nil), p...), uint64(upTo)+1)})
 	if err != nil {
 		return false
 	}

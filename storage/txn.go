@@ -101,6 +101,7 @@ func (t *Txn) Discard() {
 // set and del panic on error: a failing in-memory batch write means the
 // process cannot make progress safely.
 func (t *Txn) set(k, v []byte) {
+	t.s.heads.noteIndexWrite(k)
 	if err := t.b.Set(k, v, nil); err != nil {
 		panic(fmt.Sprintf("storage: batch set: %v", err))
 	}

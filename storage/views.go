@@ -96,8 +96,8 @@ func (s *Store) stats(q string, now int64) Stats {
 	if _, err := getProto(s.db, cfgKey(pStats, q), st); err != nil {
 		return Stats{}
 	}
-	delayed, oldestPending := countAfter(s.db, queuePrefix(pReady, q), now)
-	leased, oldestLapsed := countAfter(s.db, queuePrefix(pLeased, q), now)
+	delayed, oldestPending := s.countAfter(queuePrefix(pReady, q), now)
+	leased, oldestLapsed := s.countAfter(queuePrefix(pLeased, q), now)
 	out := Stats{
 		Delayed:  delayed,
 		Inflight: leased,
@@ -117,10 +117,11 @@ func (s *Store) stats(q string, now int64) Stats {
 }
 
 // countAfter counts index entries under p whose time is after now, and
-// returns the time of the first entry at or before now (-1 if none).
-func countAfter(r pebble.Reader, p []byte, now int64) (int64, int64) {
+// returns the time of the first entry at or before now (-1 if none). The
+// caller holds s.mu.
+func (s *Store) countAfter(p []byte, now int64) (int64, int64) {
 	first := int64(-1)
-	it, err := r.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: prefixEnd(p)})
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: s.heads.start(p), UpperBound: prefixEnd(p)})
 	if err != nil {
 		return 0, -1
 	}
@@ -145,7 +146,7 @@ func (s *Store) NextAvailable(q string) (at int64, ok bool) {
 	at = -1
 	for _, kind := range []byte{pReady, pLeased} {
 		p := queuePrefix(kind, q)
-		it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: prefixEnd(p)})
+		it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: s.heads.start(p), UpperBound: prefixEnd(p)})
 		if err != nil {
 			continue
 		}
