@@ -137,18 +137,16 @@ func (t *Txn) available(q string, n int) []candidate {
 	var out []candidate
 	for _, kind := range []byte{pReady, pLeased} {
 		p := queuePrefix(kind, q)
-		first := int64(-1)
-		t.scan(t.s.heads.start(p), be64(append([]byte(nil), p...), uint64(t.now)+1), n, func(k, _ []byte) bool {
-			at, seq := indexEntry(k, len(p))
-			if first < 0 {
-				first = at
+		end := be64(append([]byte(nil), p...), uint64(t.now)+1)
+		first := end // nothing live at or before now
+		t.scan(t.s.heads.start(p), end, n, func(k, _ []byte) bool {
+			if bytes.Compare(k, first) < 0 {
+				first = append([]byte(nil), k...)
 			}
+			at, seq := indexEntry(k, len(p))
 			out = append(out, candidate{at: at, seq: seq, leased: kind == pLeased})
 			return true
 		})
-		if first < 0 {
-			first = t.now + 1 // nothing live at or before now
-		}
 		t.s.heads.raise(p, first)
 	}
 	sortCandidates(out)

@@ -43,16 +43,17 @@ func (t *Txn) dueEntries(kind byte, q string, upTo int64, limit int) []candidate
 	if upTo < 0 {
 		return nil
 	}
-	t.scan(t.s.heads.start(p), be64(append([]byte(nil), p...), uint64(upTo)+1), limit, func(k, _ []byte) bool {
+	end := be64(append([]byte(nil), p...), uint64(upTo)+1)
+	first := end
+	t.scan(t.s.heads.start(p), end, limit, func(k, _ []byte) bool {
+		if len(out) == 0 {
+			first = append([]byte(nil), k...)
+		}
 		at, seq := indexEntry(k, len(p))
 		out = append(out, candidate{at: at, seq: seq})
 		return true
 	})
-	if len(out) == 0 {
-		t.s.heads.raise(p, upTo+1)
-	} else {
-		t.s.heads.raise(p, out[0].at)
-	}
+	t.s.heads.raise(p, first)
 	return out
 }
 
@@ -91,9 +92,9 @@ func (t *Txn) sweepDedup(limit int) int64 {
 		return true
 	})
 	if len(keys) == 0 {
-		t.s.heads.raise([]byte{pDedupExp}, t.now+1)
+		t.s.heads.raise([]byte{pDedupExp}, end)
 	} else {
-		t.s.heads.raise([]byte{pDedupExp}, int64(binary.BigEndian.Uint64(keys[0][1:9])))
+		t.s.heads.raise([]byte{pDedupExp}, keys[0])
 	}
 	for _, k := range keys {
 		at := int64(binary.BigEndian.Uint64(k[1:9]))
