@@ -23,11 +23,25 @@ func FreeAddr(tb testing.TB) string {
 	return l.Addr().String()
 }
 
+// SoloRaft is Raft tuning for single-voter test nodes: a lone voter has no
+// followers to lose, so it may elect itself quickly.
+var SoloRaft = broker.RaftTuning{
+	HeartbeatTimeout:   200 * time.Millisecond,
+	ElectionTimeout:    200 * time.Millisecond,
+	LeaderLeaseTimeout: 100 * time.Millisecond,
+	CommitTimeout:      10 * time.Millisecond,
+	MaxAppendEntries:   256,
+	SnapshotThreshold:  8192,
+	SnapshotInterval:   time.Hour,
+	TrailingLogs:       10240,
+	ApplyTimeout:       10 * time.Second,
+}
+
 // MustOpen starts a single-voter node in a temporary directory and waits
 // until it leads; it is closed when the test ends.
 func MustOpen(tb testing.TB) *broker.Broker {
 	tb.Helper()
-	return MustOpenConfig(tb, broker.Config{NodeID: "n1", DataDir: tb.TempDir()})
+	return MustOpenConfig(tb, broker.Config{NodeID: "n1", DataDir: tb.TempDir(), Raft: SoloRaft})
 }
 
 // MustOpenConfig is MustOpen with a config (NodeID, DataDir and RaftAddr
@@ -66,13 +80,4 @@ func WaitLeader(tb testing.TB, b *broker.Broker, timeout time.Duration) {
 
 // QueueConfig is the SPEC §3 default queue settings with a DLQ named
 // <name>.dlq.
-func QueueConfig(name string) *pb.QueueConfig {
-	return &pb.QueueConfig{
-		VisibilityTimeoutNanos: int64(30 * time.Second),
-		MaxAttempts:            5,
-		BackoffNanos:           []int64{int64(time.Second), int64(5 * time.Second), int64(30 * time.Second), int64(2 * time.Minute), int64(10 * time.Minute)},
-		DeadLetterQueue:        name + ".dlq",
-		RetentionNanos:         int64(24 * time.Hour),
-		MaxDepth:               1000000,
-	}
-}
+func QueueConfig(name string) *pb.QueueConfig { return broker.DefaultQueueConfig(name) }
