@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"io"
 	"sync"
 
 	"github.com/hashicorp/raft"
@@ -46,6 +47,12 @@ func (s signalingFSM) ApplyBatch(logs []*raft.Log) []any {
 	out := s.FSM.ApplyBatch(logs)
 	s.applied.broadcast()
 	return out
+}
+
+func (s signalingFSM) Restore(rc io.ReadCloser) error {
+	err := s.FSM.Restore(rc)
+	s.applied.broadcast()
+	return err
 }
 
 // waitApplied blocks until this node's state includes Raft index idx, or

@@ -28,6 +28,10 @@ type proposal struct {
 	op   *pb.Op
 	size int
 	done chan outcome
+	// forwarded: another node sent it here because this node led. If this
+	// node no longer leads when the batch goes out, it answers "not
+	// leader" (nothing proposed) rather than forwarding it again.
+	forwarded bool
 }
 
 type outcome struct {
@@ -52,7 +56,7 @@ func newBatcher(life context.Context, cfg BatchConfig, dispatch func(context.Con
 // holding it was committed and applied. On a follower the batch goes to
 // the leader in one forwarding call.
 func (bt *batcher) propose(ctx context.Context, op *pb.Op) (any, error) {
-	p := bt.submit(ctx, op)
+	p := bt.submit(ctx, op, false)
 	if p == nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
@@ -62,8 +66,8 @@ func (bt *batcher) propose(ctx context.Context, op *pb.Op) (any, error) {
 	return bt.await(ctx, p)
 }
 
-func (bt *batcher) submit(ctx context.Context, op *pb.Op) *proposal {
-	p := &proposal{op: op, size: proto.Size(op), done: make(chan outcome, 1)}
+func (bt *batcher) submit(ctx context.Context, op *pb.Op, forwarded bool) *proposal {
+	p := &proposal{op: op, size: proto.Size(op), done: make(chan outcome, 1), forwarded: forwarded}
 	select {
 	case bt.in <- p:
 		return p
@@ -87,6 +91,15 @@ func (bt *batcher) awaitOutcome(ctx context.Context, p *proposal) outcome {
 		return o
 	case <-ctx.Done():
 		return outcome{err: fmt.Errorf("%w: %v (outcome unknown)", ErrUnavailable, ctx.Err())}
+	case <-bt.life.Done():
+		// The node is closing: a proposal queued after the batcher's last
+		// drain is never read. Prefer an outcome that did arrive.
+		select {
+		case o := <-p.done:
+			return o
+		default:
+			return outcome{err: fmt.Errorf("%w: node closing (outcome unknown)", ErrUnavailable)}
+		}
 	}
 }
 
@@ -95,7 +108,7 @@ func (bt *batcher) awaitOutcome(ctx context.Context, p *proposal) outcome {
 func (bt *batcher) proposeLocal(ctx context.Context, ops []*pb.Op) []outcome {
 	ps := make([]*proposal, len(ops))
 	for i, op := range ops {
-		ps[i] = bt.submit(ctx, op)
+		ps[i] = bt.submit(ctx, op, true)
 	}
 	out := make([]outcome, len(ops))
 	for i, p := range ps {
@@ -193,7 +206,17 @@ func (b *Broker) dispatchBatch(ctx context.Context, batch []*proposal) {
 		b.finish(batch, b.apply(batch))
 		return
 	}
-	forwardBatch(ctx, b, b.peers, batch, b.cfg.Raft.ApplyTimeout, b.waitApplied)
+	var local []*proposal
+	for _, p := range batch {
+		if p.forwarded {
+			p.done <- outcome{err: ErrNotLeader}
+		} else {
+			local = append(local, p)
+		}
+	}
+	if len(local) > 0 {
+		forwardBatch(ctx, b, b.peers, local, b.cfg.Raft.ApplyTimeout, b.waitApplied)
+	}
 }
 
 // forwardBatch sends batch to the leader and answers every proposal; with

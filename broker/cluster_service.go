@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"crypto/subtle"
+	"errors"
 	"hash/fnv"
 	"sort"
 	"strings"
@@ -56,9 +57,18 @@ func (s *clusterService) Propose(ctx context.Context, req *pb.ProposeRequest) (*
 	}
 	outs := s.b.batcher.proposeLocal(ctx, req.Ops)
 	resp := &pb.ProposeResponse{Results: make([]*pb.OpResult, len(outs))}
+	notLeader := 0
 	for i, o := range outs {
 		resp.Results[i] = encodeResult(o)
 		resp.Index = max(resp.Index, o.index)
+		if errors.Is(o.err, ErrNotLeader) {
+			notLeader++
+		}
+	}
+	if notLeader == len(outs) {
+		// Leadership moved before any of it was proposed: the caller may
+		// safely retry at the new leader.
+		return nil, s.b.notLeaderStatus(ctx)
 	}
 	return resp, nil
 }
@@ -68,9 +78,9 @@ func (s *clusterService) Heartbeat(ctx context.Context, req *pb.HeartbeatRequest
 	if b.raft.State() != raft.Leader {
 		return nil, b.notLeaderStatus(ctx)
 	}
-	if req.Node != nil && req.Node.Id != "" {
-		b.health.seen(req.Node.Id, req.AppliedIndex)
-		b.ensureNodeRecord(req.Node)
+	if n := req.Node; n != nil && n.Id != "" && (n.Role == "ingest" || b.isMember(n.Id)) {
+		b.health.seen(n.Id, req.AppliedIndex)
+		b.ensureNodeRecord(n)
 	}
 	return &pb.HeartbeatResponse{CommitIndex: b.raft.CommitIndex(), LeaderId: b.cfg.NodeID, SourcesVersion: b.sourcesVersion()}, nil
 }
@@ -81,7 +91,7 @@ func (s *clusterService) Membership(ctx context.Context, req *pb.MembershipReque
 		return nil, b.notLeaderStatus(ctx)
 	}
 	if err := b.membershipLocal(ctx, req); err != nil {
-		return nil, status.Error(codes.Aborted, err.Error())
+		return nil, status.Error(codes.Aborted, errorCode(err)+": "+err.Error())
 	}
 	return &pb.MembershipResponse{}, nil
 }
@@ -161,6 +171,13 @@ func (h *healthTable) get(id string, window time.Duration) (bool, uint64) {
 	defer h.mu.Unlock()
 	t, ok := h.last[id]
 	return ok && time.Since(t) <= window, h.idx[id]
+}
+
+func (h *healthTable) forget(id string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	delete(h.last, id)
+	delete(h.idx, id)
 }
 
 func (h *healthTable) ids() []string {

@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/hashicorp/raft"
 	pb "github.com/hookq/hookq/proto/raftcmd"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -54,9 +57,24 @@ func (b *Broker) membership(ctx context.Context, req *pb.MembershipRequest) erro
 	ctx, cancel := context.WithTimeout(ctx, b.cfg.Raft.ApplyTimeout)
 	defer cancel()
 	if _, err := c.Membership(b.peers.ctx(ctx), req); err != nil {
+		st := status.Convert(err)
+		if st.Code() == codes.Aborted {
+			code, _, _ := strings.Cut(st.Message(), ":")
+			return fmt.Errorf("%w (%s)", codeError(code), st.Message())
+		}
 		return fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
 	return nil
+}
+
+// isMember reports whether id is in the Raft configuration.
+func (b *Broker) isMember(id string) bool {
+	for _, s := range b.raftServers() {
+		if string(s.ID) == id {
+			return true
+		}
+	}
+	return false
 }
 
 func (b *Broker) membershipLocal(ctx context.Context, req *pb.MembershipRequest) error {
@@ -70,21 +88,22 @@ func (b *Broker) membershipLocal(ctx context.Context, req *pb.MembershipRequest)
 		_, err := b.admin(ctx, &pb.Op{Kind: &pb.Op_PutNode{PutNode: &pb.PutNode{Node: n}}})
 		return err
 	case pb.MembershipRequest_REMOVE:
+		// The record goes first: once a leader removes itself its Raft
+		// shuts down and can propose nothing more.
 		id := req.GetNode().GetId()
-		known := false
-		for _, s := range b.raftServers() {
-			known = known || string(s.ID) == id
-		}
-		if known {
-			if err := b.raft.RemoveServer(raft.ServerID(id), 0, timeout).Error(); err != nil {
-				return raftError(err)
-			}
-		}
+		known := b.isMember(id)
 		_, err := b.admin(ctx, &pb.Op{Kind: &pb.Op_DeleteNode{DeleteNode: &pb.DeleteNode{Id: id}}})
 		if errors.Is(err, ErrNodeNotFound) && known {
 			err = nil
 		}
-		return err
+		if err != nil || !known {
+			return err
+		}
+		b.health.forget(id)
+		if err := b.raft.RemoveServer(raft.ServerID(id), 0, timeout).Error(); err != nil {
+			return raftError(err)
+		}
+		return nil
 	case pb.MembershipRequest_TRANSFER_LEADERSHIP:
 		if err := b.raft.LeadershipTransfer().Error(); err != nil {
 			return fmt.Errorf("%w: %v", ErrUnavailable, err)

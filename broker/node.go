@@ -91,6 +91,15 @@ func Open(cfg Config) (*Broker, error) {
 	})
 
 	rc := b.raftConfig()
+	// The store is normally at or past the newest snapshot, and Raft need
+	// only replay the log after it. A crash between saving an installed
+	// snapshot and restoring it (or a failed restore) leaves the store
+	// behind the snapshot, whose entries may be gone from the log: then
+	// let Raft restore the snapshot into the FSM on start.
+	if metas, err := snaps.List(); err == nil && len(metas) > 0 && metas[0].Index > store.AppliedIndex() {
+		cfg.Logger.Warn("state is behind the newest snapshot; restoring it", "snapshot", metas[0].Index, "applied", store.AppliedIndex())
+		rc.NoSnapshotRestoreOnStart = false
+	}
 	hasState, err := raft.HasExistingState(b.logs, b.logs, snaps)
 	if err != nil {
 		return nil, fmt.Errorf("broker: %w", err)
