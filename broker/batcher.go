@@ -215,25 +215,32 @@ func (b *Broker) dispatchBatch(ctx context.Context, batch []*proposal) {
 		}
 	}
 	if len(local) > 0 {
-		forwardBatch(ctx, b, b.peers, local, b.cfg.Raft.ApplyTimeout, b.waitApplied)
+		forwardBatch(ctx, b, b.peers, local, b.cfg.Raft.ApplyTimeout, b.waitApplied, func(batch []*proposal) {
+			b.finish(batch, b.apply(batch))
+		})
 	}
 }
 
 // forwardBatch sends batch to the leader and answers every proposal; with
-// wait set, only once the entries holding them are applied locally too.
+// wait set, only once the entries holding them are applied locally too. If
+// the local node became the leader meanwhile, self commits the batch.
 func forwardBatch(ctx context.Context, loc leaderLocator, p *peers, batch []*proposal, timeout time.Duration,
-	wait func(context.Context, uint64)) {
+	wait func(context.Context, uint64), self func([]*proposal)) {
 	ops := make([]*pb.Op, len(batch))
 	for i, pr := range batch {
 		ops[i] = pr.op
 	}
 	results, index, err := forward(ctx, loc, p, ops, timeout)
+	if errors.Is(err, errSelfLeads) && self != nil {
+		self(batch)
+		return
+	}
 	if err != nil {
 		fail(batch, err)
 		return
 	}
 	if wait != nil {
-		wctx, cancel := context.WithTimeout(ctx, timeout)
+		wctx, cancel := context.WithTimeout(ctx, readYourWritesWait)
 		wait(wctx, index)
 		cancel()
 	}
@@ -300,3 +307,9 @@ func raftError(err error) error {
 	}
 	return fmt.Errorf("%w: %v", ErrUnavailable, err)
 }
+
+// readYourWritesWait bounds how long a forwarding node waits to apply the
+// entry holding its forwarded ops before answering. The ops are committed
+// either way; the wait only makes the node's own reads current, so it is
+// short: a batcher slot must not be held through a leader change.
+const readYourWritesWait = time.Second

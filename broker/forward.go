@@ -2,12 +2,15 @@ package broker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
 
+	"github.com/hashicorp/raft"
 	pb "github.com/hookq/hookq/proto/raftcmd"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
@@ -36,6 +39,13 @@ func (p *peers) client(addr string) (pb.ClusterClient, error) {
 	}
 	c, err := grpc.NewClient(addr,
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		// Peers restart and come back as leader within seconds: keep the
+		// reconnect backoff short (gRPC's default grows to 2 minutes, and a
+		// connection in backoff fails every call fast).
+		grpc.WithConnectParams(grpc.ConnectParams{
+			Backoff:           backoff.Config{BaseDelay: 50 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: time.Second},
+			MinConnectTimeout: time.Second,
+		}),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20), grpc.MaxCallSendMsgSize(64<<20)))
 	if err != nil {
 		return nil, fmt.Errorf("%w: dial %s: %v", ErrUnavailable, addr, err)
@@ -59,10 +69,20 @@ func (p *peers) close() {
 
 // leaderLocator finds the current leader's gRPC address; leaderChanged
 // tells it the address it gave answered "not leader" or was unreachable.
+// selfLeads reports whether the local node itself now leads: its batch
+// must then go through its own Raft, never over gRPC to itself (that call
+// would wait for a batcher slot its own caller holds).
 type leaderLocator interface {
 	leaderGRPC() (id, addr string, ok bool)
 	leaderChanged()
+	selfLeads() bool
 }
+
+// errSelfLeads: the node forwarding a batch became the leader meanwhile.
+var errSelfLeads = errors.New("broker: this node leads now")
+
+// selfLeads reports whether this node's Raft is the leader.
+func (b *Broker) selfLeads() bool { return b.raft.State() == raft.Leader }
 
 // leaderChanged is a no-op for voters: Raft tells them the leader.
 func (b *Broker) leaderChanged() {}
@@ -101,6 +121,9 @@ func forward(ctx context.Context, loc leaderLocator, p *peers, ops []*pb.Op, tim
 	deadline := time.Now().Add(leaderSearch)
 	backoff := 20 * time.Millisecond
 	for {
+		if loc.selfLeads() {
+			return nil, 0, errSelfLeads
+		}
 		_, addr, ok := loc.leaderGRPC()
 		if ok {
 			c, err := p.client(addr)

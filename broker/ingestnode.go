@@ -71,7 +71,7 @@ func OpenIngest(cfg IngestConfig) (*IngestNode, error) {
 	}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	n.batcher = newBatcher(n.ctx, cfg.Batch, func(ctx context.Context, batch []*proposal) {
-		forwardBatch(ctx, n, n.peers, batch, cfg.Timeout, nil)
+		forwardBatch(ctx, n, n.peers, batch, cfg.Timeout, nil, nil)
 	})
 	n.wg.Add(2)
 	go n.batcher.run(n.ctx, &n.wg)
@@ -102,6 +102,9 @@ func (n *IngestNode) leaderChanged() {
 	default:
 	}
 }
+
+// selfLeads is false: an ingest node never leads.
+func (n *IngestNode) selfLeads() bool { return false }
 
 // Ready: the leader answered within the last 5s.
 func (n *IngestNode) Ready() bool {

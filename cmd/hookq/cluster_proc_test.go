@@ -69,6 +69,7 @@ type loadGen struct {
 	mu      sync.Mutex
 	acked   map[string]string // messageId → event id
 	okTimes []okTime
+	failLog []string // recent failures, for diagnosing a slow failover
 	fails   atomic.Int64
 	next    atomic.Int64
 	stop    chan struct{}
@@ -120,6 +121,13 @@ func (l *loadGen) post(ev string) {
 			return
 		}
 		l.fails.Add(1)
+		l.mu.Lock()
+		msg := fmt.Sprintf("%s %s %d %v %.120s", time.Now().Format("15:04:05.000"), p.id, code, err, out)
+		l.failLog = append(l.failLog, msg)
+		if len(l.failLog) > 400 {
+			l.failLog = l.failLog[len(l.failLog)-400:]
+		}
+		l.mu.Unlock()
 		time.Sleep(20 * time.Millisecond)
 	}
 }
@@ -172,6 +180,16 @@ func TestClusterLosesNothingAcrossLeaderKills(t *testing.T) {
 			time.Sleep(10 * time.Millisecond)
 		}
 		failovers = append(failovers, load.firstOKAfter(at).Sub(at))
+		if d := failovers[len(failovers)-1]; d > 5*time.Second {
+			load.mu.Lock()
+			t.Logf("slow failover (%v) after killing %s at %s; recent failures:\n%s", d, victim.id, at.Format("15:04:05.000"), strings.Join(load.failLog, "\n"))
+			load.mu.Unlock()
+			for _, p := range ps {
+				if p.alive() {
+					t.Logf("log of %s:\n%s", p.id, p.log())
+				}
+			}
+		}
 		victim.start()
 		victim.waitReady(30 * time.Second)
 	}
