@@ -3,6 +3,8 @@
 package brokertest
 
 import (
+	"fmt"
+	"math/rand/v2"
 	"net"
 	"testing"
 	"time"
@@ -12,15 +14,23 @@ import (
 )
 
 // FreeAddr returns a 127.0.0.1 address with a port free at the time of
-// the call.
+// the call. Ports come from below the kernel's ephemeral range, so a
+// listener on :0 or an outgoing connection elsewhere (other test packages
+// run in parallel) cannot take the port between this call and its use.
 func FreeAddr(tb testing.TB) string {
 	tb.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatalf("listen: %v", err)
+	for range 200 {
+		port := 10000 + rand.IntN(22000)
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			continue
+		}
+		addr := l.Addr().String()
+		l.Close()
+		return addr
 	}
-	defer l.Close()
-	return l.Addr().String()
+	tb.Fatal("no free port found")
+	return ""
 }
 
 // SoloRaft is Raft tuning for single-voter test nodes: a lone voter has no
