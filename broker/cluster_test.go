@@ -99,9 +99,17 @@ func TestFollowerForwardsToLeader(t *testing.T) {
 	}
 	nodes := brokertest.StartCluster(t, 3, nil)
 	leader := brokertest.WaitClusterLeader(t, nodes, 10*time.Second)
-	mustQueue(t, leader.Broker, "q")
 	f := followers(nodes, leader)[0]
 	ctx := context.Background()
+	mustQueue(t, leader.Broker, "q")
+	// A lease on a follower right after the queue was created elsewhere is
+	// decided by the leader, not refused on the follower's lagging state.
+	if _, err := f.Lease(ctx, "q", broker.LeaseOptions{Max: 1}); err != nil {
+		t.Fatalf("lease via follower right after create: %v", err)
+	}
+	if _, err := f.Lease(ctx, "never-made", broker.LeaseOptions{Max: 1}); !errors.Is(err, broker.ErrQueueNotFound) {
+		t.Fatalf("lease of an unknown queue via follower: %v, want not found", err)
+	}
 	id := enqueue(t, f.Broker, "q", "via follower")
 	// The follower leases once it has replicated the message.
 	ds, err := f.Lease(ctx, "q", broker.LeaseOptions{Max: 1, Wait: 5 * time.Second})

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/hashicorp/raft"
 	pb "github.com/hookq/hookq/proto/raftcmd"
 	"github.com/hookq/hookq/storage"
 )
@@ -75,7 +76,15 @@ func (b *Broker) Lease(ctx context.Context, q string, opt LeaseOptions) ([]Deliv
 	for {
 		wake := b.waiters.wait(q)
 		if !b.store.HasQueue(q) {
-			return nil, ErrQueueNotFound
+			if b.raft.State() == raft.Leader {
+				return nil, ErrQueueNotFound
+			}
+			// A follower may not have applied the queue's creation yet:
+			// let the leader's state machine decide.
+			ds, err := b.leaseNow(ctx, q, opt)
+			if err != nil || len(ds) > 0 {
+				return ds, err
+			}
 		}
 		next, any := b.store.NextAvailable(q)
 		now := time.Now()
