@@ -75,7 +75,7 @@ type queuePutBody struct {
 // dead-letter queue the defaults are those it was created with (no DLQ of
 // its own, no attempt limit).
 func queueConfig(name string, body queuePutBody, isDLQ bool) (*pb.QueueConfig, error) {
-	cfg := DefaultQueueConfig(name)
+	cfg := broker.DefaultQueueConfig(name)
 	if isDLQ {
 		cfg = storage.DLQDefaults(cfg)
 	}

@@ -45,7 +45,7 @@ func newEnv(t testing.TB) *env {
 // queue creates queue name with SPEC defaults.
 func (e *env) queue(name string) {
 	e.t.Helper()
-	if _, err := e.b.PutQueue(context.Background(), name, api.DefaultQueueConfig(name)); err != nil {
+	if _, err := e.b.PutQueue(context.Background(), name, broker.DefaultQueueConfig(name)); err != nil {
 		e.t.Fatalf("put queue %s: %v", name, err)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hookq/hookq/api"
+	"github.com/hookq/hookq/broker"
 	"github.com/hookq/hookq/broker/brokertest"
 )
 
@@ -36,7 +37,7 @@ func waitForGoroutine(t *testing.T, fn string, timeout time.Duration) {
 // the Server through Serve, as cmd/hookq does.
 func TestShutdownFinishesLongPollsEndsStreamsAndRefusesNewConnections(t *testing.T) {
 	b := brokertest.MustOpen(t)
-	if _, err := b.PutQueue(context.Background(), "q", api.DefaultQueueConfig("q")); err != nil {
+	if _, err := b.PutQueue(context.Background(), "q", broker.DefaultQueueConfig("q")); err != nil {
 		t.Fatal(err)
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")

@@ -3,6 +3,7 @@ package broker_test
 import (
 	"bytes"
 	"context"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -23,7 +24,7 @@ func BenchmarkEnqueue1KiB(b *testing.B) {
 			br := brokertest.MustOpen(b)
 			mustQueue(b, br, "q")
 			b.SetBytes(int64(len(body1KiB)))
-			b.SetParallelism(max(1, producers/max(1, testingProcs())))
+			b.SetParallelism(max(1, producers/max(1, runtime.GOMAXPROCS(0))))
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
 				ctx := context.Background()
@@ -64,7 +65,7 @@ func BenchmarkLeaseAck1KiB(b *testing.B) {
 	}
 	fill(b.N + 64)
 	b.SetBytes(int64(len(body1KiB)))
-	b.SetParallelism(max(1, 16/max(1, testingProcs())))
+	b.SetParallelism(max(1, 16/max(1, runtime.GOMAXPROCS(0))))
 	var empty atomic.Int64
 	b.ResetTimer()
 	b.RunParallel(func(p *testing.PB) {

@@ -15,7 +15,7 @@ import (
 
 func mustQueue(t testing.TB, b *broker.Broker, name string) {
 	t.Helper()
-	if _, err := b.PutQueue(context.Background(), name, brokertest.QueueConfig(name)); err != nil {
+	if _, err := b.PutQueue(context.Background(), name, broker.DefaultQueueConfig(name)); err != nil {
 		t.Fatalf("put queue: %v", err)
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"crypto/subtle"
 	"errors"
 	"hash/fnv"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -178,15 +177,4 @@ func (h *healthTable) forget(id string) {
 	defer h.mu.Unlock()
 	delete(h.last, id)
 	delete(h.idx, id)
-}
-
-func (h *healthTable) ids() []string {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	out := make([]string, 0, len(h.last))
-	for id := range h.last {
-		out = append(out, id)
-	}
-	sort.Strings(out)
-	return out
 }

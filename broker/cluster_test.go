@@ -127,7 +127,7 @@ func TestFollowerForwardsToLeader(t *testing.T) {
 	if err != nil || !errors.Is(res[0].Err, broker.ErrLeaseExpired) {
 		t.Fatalf("second ack via follower: %v %+v, want lease expired", err, res)
 	}
-	if _, err := f.PutQueue(ctx, "made-on-follower", brokertest.QueueConfig("made-on-follower")); err != nil {
+	if _, err := f.PutQueue(ctx, "made-on-follower", broker.DefaultQueueConfig("made-on-follower")); err != nil {
 		t.Fatalf("admin via follower: %v", err)
 	}
 	// Read-your-writes on the forwarding node: visible there at once.

@@ -86,9 +86,9 @@ func (b *Broker) Lease(ctx context.Context, q string, opt LeaseOptions) ([]Deliv
 				return ds, err
 			}
 		}
-		next, any := b.store.NextAvailable(q)
+		next, has := b.store.NextAvailable(q)
 		now := time.Now()
-		if any && next <= now.UnixNano() {
+		if has && next <= now.UnixNano() {
 			ds, err := b.leaseNow(ctx, q, opt)
 			if err != nil || len(ds) > 0 {
 				return ds, err
@@ -98,7 +98,7 @@ func (b *Broker) Lease(ctx context.Context, q string, opt LeaseOptions) ([]Deliv
 			return nil, nil
 		}
 		until := deadline
-		if any && next > now.UnixNano() && time.Unix(0, next).Before(until) {
+		if has && next > now.UnixNano() && time.Unix(0, next).Before(until) {
 			until = time.Unix(0, next)
 		}
 		timer := time.NewTimer(time.Until(until))
@@ -146,6 +146,3 @@ func (b *Broker) Settle(ctx context.Context, q string, items []*pb.SettleItem) (
 	r := res.(storage.SettleResult)
 	return r.Items, r.Err
 }
-
-// Now is the time reads are evaluated at.
-func (b *Broker) Now() time.Time { return time.Now() }

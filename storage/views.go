@@ -3,7 +3,6 @@ package storage
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"sort"
 
@@ -310,14 +309,4 @@ func (s *Store) Messages(q, state string, limit int, after string, now int64) ([
 		out = append(out, rec)
 	}
 	return out, next, nil
-}
-
-// IsNotFound reports whether err is one of the not-found domain errors.
-func IsNotFound(err error) bool {
-	for _, e := range []error{ErrQueueNotFound, ErrSourceNotFound, ErrTokenNotFound, ErrNodeNotFound, ErrMessageNotFound, ErrDeliveryNotFound} {
-		if errors.Is(err, e) {
-			return true
-		}
-	}
-	return false
 }

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/hookq/hookq/broker"
-	pb "github.com/hookq/hookq/proto/raftcmd"
 )
 
 // FreeAddr returns a 127.0.0.1 address with a port free at the time of
@@ -35,17 +34,12 @@ func FreeAddr(tb testing.TB) string {
 
 // SoloRaft is Raft tuning for single-voter test nodes: a lone voter has no
 // followers to lose, so it may elect itself quickly.
-var SoloRaft = broker.RaftTuning{
-	HeartbeatTimeout:   200 * time.Millisecond,
-	ElectionTimeout:    200 * time.Millisecond,
-	LeaderLeaseTimeout: 100 * time.Millisecond,
-	CommitTimeout:      10 * time.Millisecond,
-	MaxAppendEntries:   256,
-	SnapshotThreshold:  8192,
-	SnapshotInterval:   time.Hour,
-	TrailingLogs:       10240,
-	ApplyTimeout:       10 * time.Second,
-}
+var SoloRaft = func() broker.RaftTuning {
+	t := FastRaft
+	t.HeartbeatTimeout, t.ElectionTimeout, t.LeaderLeaseTimeout = 200*time.Millisecond, 200*time.Millisecond, 100*time.Millisecond
+	t.ApplyTimeout = 10 * time.Second
+	return t
+}()
 
 // MustOpen starts a single-voter node in a temporary directory and waits
 // until it leads; it is closed when the test ends.
@@ -87,7 +81,3 @@ func WaitLeader(tb testing.TB, b *broker.Broker, timeout time.Duration) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
-
-// QueueConfig is the SPEC §3 default queue settings with a DLQ named
-// <name>.dlq.
-func QueueConfig(name string) *pb.QueueConfig { return broker.DefaultQueueConfig(name) }

@@ -216,7 +216,7 @@ func setupDev(ctx context.Context, b *broker.Broker) error {
 		}
 	}
 	if _, err := b.Queue("demo"); errors.Is(err, broker.ErrQueueNotFound) {
-		if _, err := b.PutQueue(ctx, "demo", api.DefaultQueueConfig("demo")); err != nil {
+		if _, err := b.PutQueue(ctx, "demo", broker.DefaultQueueConfig("demo")); err != nil {
 			return err
 		}
 	}

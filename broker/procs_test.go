@@ -1,5 +1,0 @@
-package broker_test
-
-import "runtime"
-
-func testingProcs() int { return runtime.GOMAXPROCS(0) }
