@@ -117,8 +117,8 @@ func (e *env) admToken(name string, scopes ...string) string {
 func (e *env) admEnqueue(q, body string) string {
 	e.t.Helper()
 	res, err := e.b.Enqueue(context.Background(), broker.EnqueueRequest{
-		Source: "src", Queues: []string{q}, Body: []byte(body), ContentType: "application/json",
-		Headers: []*pb.Header{{Name: "X-Test", Value: "yes"}},
+		Source: "src", Queues: []string{q}, Body: []byte(body), ContentType: []byte("application/json"),
+		Headers: []*pb.Header{{Name: "X-Test", Value: []byte("yes")}},
 	})
 	if err != nil {
 		e.t.Fatalf("enqueue %s: %v", q, err)

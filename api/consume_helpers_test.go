@@ -27,7 +27,7 @@ type consEnvelope struct {
 func (e *env) consPut(q, body, contentType string) string {
 	e.t.Helper()
 	res, err := e.b.Enqueue(context.Background(), broker.EnqueueRequest{
-		Source: "test", Queues: []string{q}, Body: []byte(body), ContentType: contentType,
+		Source: "test", Queues: []string{q}, Body: []byte(body), ContentType: []byte(contentType),
 	})
 	if err != nil {
 		e.t.Fatalf("enqueue into %s: %v", q, err)

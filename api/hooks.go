@@ -58,7 +58,7 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out, err := s.b.Enqueue(r.Context(), broker.EnqueueRequest{
-		Source: name, Queues: cfg.Queues, Body: body, ContentType: r.Header.Get("Content-Type"),
+		Source: name, Queues: cfg.Queues, Body: body, ContentType: []byte(r.Header.Get("Content-Type")),
 		Headers: storedHeaders(r.Header), EventID: res.EventID, DedupKey: res.DedupKey, DedupWindow: cfg.Dedup.Window,
 	})
 	if err != nil {
@@ -100,7 +100,7 @@ func storedHeaders(h http.Header) []*pb.Header {
 	sort.Strings(names)
 	out := make([]*pb.Header, 0, len(names))
 	for _, n := range names {
-		out = append(out, &pb.Header{Name: n, Value: strings.Join(h[n], ", ")})
+		out = append(out, &pb.Header{Name: n, Value: []byte(strings.Join(h[n], ", "))})
 	}
 	return out
 }

@@ -56,7 +56,7 @@ type envelopeJSON struct {
 func headerMap(hs []*pb.Header) map[string]string {
 	m := make(map[string]string, len(hs))
 	for _, h := range hs {
-		m[h.Name] = h.Value
+		m[h.Name] = string(h.Value)
 	}
 	return m
 }
@@ -95,11 +95,11 @@ func encodePayload(body []byte) (string, string) {
 	return base64.StdEncoding.EncodeToString(body), "base64"
 }
 
-func contentTypeOr(ct string) string {
-	if ct == "" {
+func contentTypeOr(ct []byte) string {
+	if len(ct) == 0 {
 		return "application/octet-stream"
 	}
-	return ct
+	return string(ct)
 }
 
 func (s *Server) envelope(d broker.Delivery) envelopeJSON {

@@ -24,7 +24,7 @@ func TestEnqueueLeaseAckRoundTrip(t *testing.T) {
 	b := brokertest.MustOpen(t)
 	ctx := context.Background()
 	mustQueue(t, b, "orders")
-	res, err := b.Enqueue(ctx, broker.EnqueueRequest{Source: "s", Queues: []string{"orders"}, Body: []byte(`{"a":1}`), ContentType: "application/json"})
+	res, err := b.Enqueue(ctx, broker.EnqueueRequest{Source: "s", Queues: []string{"orders"}, Body: []byte(`{"a":1}`), ContentType: []byte("application/json")})
 	if err != nil {
 		t.Fatalf("enqueue: %v", err)
 	}

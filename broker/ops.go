@@ -22,7 +22,7 @@ type EnqueueRequest struct {
 	Source      string
 	Queues      []string
 	Body        []byte
-	ContentType string
+	ContentType []byte
 	Headers     []*pb.Header
 	EventID     string
 	DedupKey    string // "" disables dedup

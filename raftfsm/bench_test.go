@@ -43,8 +43,8 @@ func BenchmarkApplyEnqueue1KiB(b *testing.B) {
 		b.Run(fmt.Sprintf("perEntry=%d", perEntry), func(b *testing.B) {
 			f := benchFSM(b)
 			op := &pb.Op{Kind: &pb.Op_Enqueue{Enqueue: &pb.Enqueue{
-				Source: "gh", Queues: []string{"a"}, Body: body, ContentType: "application/json",
-				Headers: []*pb.Header{{Name: "X-Github-Event", Value: "push"}, {Name: "X-Github-Delivery", Value: "72d3162e-cc78-11e3-81ab-4c9367dc0958"}},
+				Source: "gh", Queues: []string{"a"}, Body: body, ContentType: []byte("application/json"),
+				Headers: []*pb.Header{{Name: "X-Github-Event", Value: []byte("push")}, {Name: "X-Github-Delivery", Value: []byte("72d3162e-cc78-11e3-81ab-4c9367dc0958")}},
 			}}}
 			data := map[int][]byte{}
 			cmd := func(n int) []byte {

@@ -33,7 +33,7 @@ func putQueueOp(name string, cfg *pb.QueueConfig) *pb.Op {
 }
 
 func enqueueOp(body string, queues ...string) *pb.Op {
-	return &pb.Op{Kind: &pb.Op_Enqueue{Enqueue: &pb.Enqueue{Source: "s", Queues: queues, Body: []byte(body), ContentType: "text/plain"}}}
+	return &pb.Op{Kind: &pb.Op_Enqueue{Enqueue: &pb.Enqueue{Source: "s", Queues: queues, Body: []byte(body), ContentType: []byte("text/plain")}}}
 }
 
 func leaseOp(q string, rands [][]byte, vis int64, autoAck bool) *pb.Op {

@@ -104,8 +104,8 @@ func (w *workload) op() *pb.Op {
 	switch k := r.IntN(41); {
 	case k < 12:
 		e := &pb.Enqueue{Source: "gh", Queues: [][]string{{"a"}, {"b"}, {"a", "b"}}[r.IntN(3)],
-			Body: fmt.Appendf(nil, "body-%d", r.IntN(1000)), ContentType: "application/json",
-			Headers: []*pb.Header{{Name: "X-N", Value: fmt.Sprint(k)}}}
+			Body: fmt.Appendf(nil, "body-%d", r.IntN(1000)), ContentType: []byte("application/json"),
+			Headers: []*pb.Header{{Name: "X-N", Value: fmt.Append(nil, k)}}}
 		if r.IntN(3) == 0 {
 			e.DedupKey, e.DedupWindowNanos = fmt.Sprint("k", r.IntN(4)), int64(10*time.Second)
 		}

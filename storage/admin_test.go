@@ -110,8 +110,8 @@ func TestRedriveOnNonDeadLetterQueueFails(t *testing.T) {
 func TestReplayEnqueuesNewCopy(t *testing.T) {
 	h := st.New(t)
 	h.PutQueue("a", st.Config("a", true))
-	orig := h.Enqueue(&pb.Enqueue{Source: "s", Queues: []string{"a"}, Body: []byte("body"), ContentType: "application/json",
-		EventId: "evt", Headers: []*pb.Header{{Name: "X-A", Value: "1"}}}).MessageID
+	orig := h.Enqueue(&pb.Enqueue{Source: "s", Queues: []string{"a"}, Body: []byte("body"), ContentType: []byte("application/json"),
+		EventId: "evt", Headers: []*pb.Header{{Name: "X-A", Value: []byte("1")}}}).MessageID
 	d := h.LeaseOne("a")
 	h.Settle("a", st.Ack(d.DeliveryID))
 	h.Advance(time.Hour)
@@ -124,7 +124,7 @@ func TestReplayEnqueuesNewCopy(t *testing.T) {
 	newID := storage.MessageID(nd.Message.Seq)
 	m := nd.Message
 	if newID == orig || newID < orig || m.ReplayOf != orig || m.ReceivedUnixNano != h.Now || string(nd.Body) != "body" ||
-		m.EventId != "evt" || m.ContentType != "application/json" || len(m.Headers) != 1 || m.Attempts != 1 {
+		m.EventId != "evt" || string(m.ContentType) != "application/json" || len(m.Headers) != 1 || m.Attempts != 1 {
 		t.Errorf("replayed copy %s: %v body %q", newID, m, nd.Body)
 	}
 	if rec := h.Record("a", orig); rec.State != pb.MessageState_ACKED {

@@ -20,8 +20,8 @@ func TestEnqueueFanOutSharesMessageID(t *testing.T) {
 	h.PutQueue("b", st.Config("b", false))
 	res := h.Enqueue(&pb.Enqueue{
 		Source: "github", Queues: []string{"a", "b", "a"}, Body: []byte("payload"),
-		ContentType: "application/json", EventId: "evt-1",
-		Headers: []*pb.Header{{Name: "X-Github-Event", Value: "push"}},
+		ContentType: []byte("application/json"), EventId: "evt-1",
+		Headers: []*pb.Header{{Name: "X-Github-Event", Value: []byte("push")}},
 	})
 	if res.Err != nil || res.Duplicate {
 		t.Fatalf("enqueue: %+v", res)
@@ -34,7 +34,7 @@ func TestEnqueueFanOutSharesMessageID(t *testing.T) {
 		if err != nil {
 			t.Fatalf("message in %s: %v", q, err)
 		}
-		if string(body) != "payload" || rec.ContentType != "application/json" || rec.EventId != "evt-1" ||
+		if string(body) != "payload" || string(rec.ContentType) != "application/json" || rec.EventId != "evt-1" ||
 			rec.Source != "github" || rec.ReceivedUnixNano != h.Now || len(rec.Headers) != 1 {
 			t.Errorf("copy in %s: body %q, record %v", q, body, rec)
 		}

@@ -479,10 +479,13 @@ func (*Op_PutNode) isOp_Kind() {}
 
 func (*Op_DeleteNode) isOp_Kind() {}
 
+// Header is one request header. The value is bytes: HTTP allows any octet
+// (obs-text) in a field value, and proto3 strings must be valid UTF-8.
+// (string and bytes share a wire type, so stored records still decode.)
 type Header struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Value         string                 `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`
+	Value         []byte                 `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -524,11 +527,11 @@ func (x *Header) GetName() string {
 	return ""
 }
 
-func (x *Header) GetValue() string {
+func (x *Header) GetValue() []byte {
 	if x != nil {
 		return x.Value
 	}
-	return ""
+	return nil
 }
 
 // Enqueue appends one webhook to every queue in queues (fan-out copies share
@@ -538,7 +541,7 @@ type Enqueue struct {
 	Source           string                 `protobuf:"bytes,1,opt,name=source,proto3" json:"source,omitempty"`
 	Queues           []string               `protobuf:"bytes,2,rep,name=queues,proto3" json:"queues,omitempty"`
 	Body             []byte                 `protobuf:"bytes,3,opt,name=body,proto3" json:"body,omitempty"`
-	ContentType      string                 `protobuf:"bytes,4,opt,name=content_type,json=contentType,proto3" json:"content_type,omitempty"`
+	ContentType      []byte                 `protobuf:"bytes,4,opt,name=content_type,json=contentType,proto3" json:"content_type,omitempty"` // a header value: any octets
 	Headers          []*Header              `protobuf:"bytes,5,rep,name=headers,proto3" json:"headers,omitempty"`
 	EventId          string                 `protobuf:"bytes,6,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
 	DedupKey         string                 `protobuf:"bytes,7,opt,name=dedup_key,json=dedupKey,proto3" json:"dedup_key,omitempty"`
@@ -598,11 +601,11 @@ func (x *Enqueue) GetBody() []byte {
 	return nil
 }
 
-func (x *Enqueue) GetContentType() string {
+func (x *Enqueue) GetContentType() []byte {
 	if x != nil {
 		return x.ContentType
 	}
-	return ""
+	return nil
 }
 
 func (x *Enqueue) GetHeaders() []*Header {
@@ -1958,7 +1961,7 @@ type MessageRecord struct {
 	ReceivedUnixNano  int64                  `protobuf:"varint,3,opt,name=received_unix_nano,json=receivedUnixNano,proto3" json:"received_unix_nano,omitempty"`
 	EventId           string                 `protobuf:"bytes,4,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
 	ReplayOf          string                 `protobuf:"bytes,5,opt,name=replay_of,json=replayOf,proto3" json:"replay_of,omitempty"`
-	ContentType       string                 `protobuf:"bytes,6,opt,name=content_type,json=contentType,proto3" json:"content_type,omitempty"`
+	ContentType       []byte                 `protobuf:"bytes,6,opt,name=content_type,json=contentType,proto3" json:"content_type,omitempty"` // a header value: any octets
 	Headers           []*Header              `protobuf:"bytes,7,rep,name=headers,proto3" json:"headers,omitempty"`
 	State             MessageState           `protobuf:"varint,8,opt,name=state,proto3,enum=hookq.raftcmd.MessageState" json:"state,omitempty"`
 	Attempts          uint32                 `protobuf:"varint,9,opt,name=attempts,proto3" json:"attempts,omitempty"`
@@ -2035,11 +2038,11 @@ func (x *MessageRecord) GetReplayOf() string {
 	return ""
 }
 
-func (x *MessageRecord) GetContentType() string {
+func (x *MessageRecord) GetContentType() []byte {
 	if x != nil {
 		return x.ContentType
 	}
-	return ""
+	return nil
 }
 
 func (x *MessageRecord) GetHeaders() []*Header {
@@ -2257,12 +2260,12 @@ const file_raftcmd_raftcmd_proto_rawDesc = "" +
 	"\x04kind\"2\n" +
 	"\x06Header\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value\"\x87\x02\n" +
+	"\x05value\x18\x02 \x01(\fR\x05value\"\x87\x02\n" +
 	"\aEnqueue\x12\x16\n" +
 	"\x06source\x18\x01 \x01(\tR\x06source\x12\x16\n" +
 	"\x06queues\x18\x02 \x03(\tR\x06queues\x12\x12\n" +
 	"\x04body\x18\x03 \x01(\fR\x04body\x12!\n" +
-	"\fcontent_type\x18\x04 \x01(\tR\vcontentType\x12/\n" +
+	"\fcontent_type\x18\x04 \x01(\fR\vcontentType\x12/\n" +
 	"\aheaders\x18\x05 \x03(\v2\x15.hookq.raftcmd.HeaderR\aheaders\x12\x19\n" +
 	"\bevent_id\x18\x06 \x01(\tR\aeventId\x12\x1b\n" +
 	"\tdedup_key\x18\a \x01(\tR\bdedupKey\x12,\n" +
@@ -2372,7 +2375,7 @@ const file_raftcmd_raftcmd_proto_rawDesc = "" +
 	"\x12received_unix_nano\x18\x03 \x01(\x03R\x10receivedUnixNano\x12\x19\n" +
 	"\bevent_id\x18\x04 \x01(\tR\aeventId\x12\x1b\n" +
 	"\treplay_of\x18\x05 \x01(\tR\breplayOf\x12!\n" +
-	"\fcontent_type\x18\x06 \x01(\tR\vcontentType\x12/\n" +
+	"\fcontent_type\x18\x06 \x01(\fR\vcontentType\x12/\n" +
 	"\aheaders\x18\a \x03(\v2\x15.hookq.raftcmd.HeaderR\aheaders\x121\n" +
 	"\x05state\x18\b \x01(\x0e2\x1b.hookq.raftcmd.MessageStateR\x05state\x12\x1a\n" +
 	"\battempts\x18\t \x01(\rR\battempts\x12.\n" +

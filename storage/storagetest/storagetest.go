@@ -119,7 +119,7 @@ func (h *Harness) Enqueue(op *pb.Enqueue) storage.EnqueueResult {
 // fails the test.
 func (h *Harness) Publish(body string, queues ...string) string {
 	h.tb.Helper()
-	res := h.Enqueue(&pb.Enqueue{Source: "src", Queues: queues, Body: []byte(body), ContentType: "text/plain"})
+	res := h.Enqueue(&pb.Enqueue{Source: "src", Queues: queues, Body: []byte(body), ContentType: []byte("text/plain")})
 	if res.Err != nil || res.Duplicate {
 		h.tb.Fatalf("publish %q to %v: %+v", body, queues, res)
 	}
