@@ -26,7 +26,7 @@ type clusterService struct {
 
 // RegisterGRPC registers the node-to-node service on s.
 func (b *Broker) RegisterGRPC(s *grpc.Server) {
-	pb.RegisterClusterServer(s, &clusterService{b: b})
+	s.RegisterService(b.clusterServiceDesc(), &clusterService{b: b})
 }
 
 // AuthInterceptor rejects node-to-node calls without the cluster key.

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/hookq/hookq/internal/tlsutil"
 )
 
 // Config is one node's settings, filled by cmd/hookq from flags and env.
@@ -21,6 +23,15 @@ type Config struct {
 	NoBootstrap bool
 	// ClusterKey authenticates node-to-node gRPC calls.
 	ClusterKey string
+	// ClusterTLS, when set, makes all node-to-node traffic mutual TLS
+	// against its CA: the Raft transport accepts only voter certificates
+	// of the CA, gRPC calls to peers present this node's certificate, and
+	// the Cluster service refuses callers without a verified one.
+	ClusterTLS *tlsutil.Cluster
+	// PublicTLS says, when ClusterTLS is nil, that peers serve gRPC over
+	// TLS with a public certificate (--tls-cert): calls to them verify it
+	// against the system roots and the peer's advertised host.
+	PublicTLS bool
 
 	Batch  BatchConfig
 	Raft   RaftTuning

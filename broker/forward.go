@@ -12,7 +12,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 )
@@ -21,15 +21,19 @@ import (
 // leader the answering node knows.
 const leaderTrailer = "hookq-leader"
 
-// peers keeps one long-lived gRPC connection per node address and the
+// peers keeps one long-lived gRPC connection per node address, the
+// transport credentials they are dialed with (see peerCredentials) and the
 // cluster key that authenticates calls on them.
 type peers struct {
 	key   string
+	creds credentials.TransportCredentials
 	mu    sync.Mutex
 	conns map[string]*grpc.ClientConn
 }
 
-func newPeers(key string) *peers { return &peers{key: key, conns: map[string]*grpc.ClientConn{}} }
+func newPeers(key string, creds credentials.TransportCredentials) *peers {
+	return &peers{key: key, creds: creds, conns: map[string]*grpc.ClientConn{}}
+}
 
 func (p *peers) client(addr string) (pb.ClusterClient, error) {
 	p.mu.Lock()
@@ -38,7 +42,7 @@ func (p *peers) client(addr string) (pb.ClusterClient, error) {
 		return pb.NewClusterClient(c), nil
 	}
 	c, err := grpc.NewClient(addr,
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithTransportCredentials(p.creds),
 		// Peers restart and come back as leader within seconds: keep the
 		// reconnect backoff short (gRPC's default grows to 2 minutes, and a
 		// connection in backoff fails every call fast).

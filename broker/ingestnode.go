@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hookq/hookq/internal/tlsutil"
 	pb "github.com/hookq/hookq/proto/raftcmd"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -24,6 +25,10 @@ type IngestConfig struct {
 	Batch      BatchConfig
 	Timeout    time.Duration // one forwarded batch
 	Logger     *slog.Logger
+	// ClusterTLS, when set, makes the node's calls to voters mutual TLS
+	// (gRPC forwarding and heartbeats, HTTP leader discovery): its seeds
+	// must then be https:// URLs.
+	ClusterTLS *tlsutil.Cluster
 }
 
 // IngestNode holds no data: it keeps the cluster's source configs, and
@@ -56,6 +61,9 @@ func OpenIngest(cfg IngestConfig) (*IngestNode, error) {
 	if cfg.NodeID == "" || len(cfg.Seeds) == 0 {
 		return nil, fmt.Errorf("broker: ingest node needs a node id and --seeds")
 	}
+	if err := checkSeedsTLS(cfg.Seeds, cfg.ClusterTLS != nil); err != nil {
+		return nil, err
+	}
 	if cfg.Batch == (BatchConfig{}) {
 		cfg.Batch = DefaultBatch
 	}
@@ -66,7 +74,7 @@ func OpenIngest(cfg IngestConfig) (*IngestNode, error) {
 		cfg.Logger = slog.Default()
 	}
 	n := &IngestNode{
-		cfg: cfg, peers: newPeers(cfg.ClusterKey), http: &http.Client{Timeout: 2 * time.Second},
+		cfg: cfg, peers: newPeers(cfg.ClusterKey, peerCredentials(cfg.ClusterTLS, anyHTTPS(cfg.Seeds))), http: peerHTTPClient(cfg.ClusterTLS),
 		kick: make(chan struct{}, 1), grpcOf: map[string]string{}, sources: map[string]*pb.SourceConfig{},
 	}
 	n.ctx, n.cancel = context.WithCancel(context.Background())

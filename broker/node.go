@@ -50,7 +50,7 @@ func Open(cfg Config) (*Broker, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	b := &Broker{cfg: cfg, waiters: newWaiters(), peers: newPeers(cfg.ClusterKey), health: newHealthTable(),
+	b := &Broker{cfg: cfg, waiters: newWaiters(), peers: newPeers(cfg.ClusterKey, peerCredentials(cfg.ClusterTLS, cfg.PublicTLS)), health: newHealthTable(),
 		records: recordWriter{pending: map[string]bool{}}}
 	b.ctx, b.cancel = context.WithCancel(context.Background())
 	ok := false
@@ -82,7 +82,7 @@ func Open(cfg Config) (*Broker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("broker: snapshots: %w", err)
 	}
-	b.layer, err = newStreamLayer(cfg.RaftAddr)
+	b.layer, err = newStreamLayer(cfg.RaftAddr, cfg.ClusterTLS)
 	if err != nil {
 		return nil, fmt.Errorf("broker: raft address %q: %w", cfg.RaftAddr, err)
 	}

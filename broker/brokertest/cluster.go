@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hookq/hookq/broker"
+	"github.com/hookq/hookq/internal/tlsutil/tlstest"
 	"google.golang.org/grpc"
 )
 
@@ -74,6 +75,13 @@ func StartCluster(tb testing.TB, n int, tune func(*broker.Config)) []*Node {
 	return nodes
 }
 
+// TLS is a tune for StartCluster and StartJoiner: each node gets a voter
+// certificate of ca and talks to the others over mutual TLS (Raft and
+// gRPC). Compose it with other tunes by calling it from yours.
+func TLS(tb testing.TB, ca *tlstest.CA) func(*broker.Config) {
+	return func(c *broker.Config) { c.ClusterTLS = ca.Cluster(tb, c.NodeID) }
+}
+
 // StartJoiner starts a fresh node that waits to be added (--join).
 func StartJoiner(tb testing.TB, id string, tune func(*broker.Config)) *Node {
 	tb.Helper()
@@ -98,7 +106,11 @@ func startNode(tb testing.TB, cfg broker.Config) *Node {
 		ln.Close()
 		tb.Fatalf("open %s: %v", cfg.NodeID, err)
 	}
-	s := grpc.NewServer(grpc.UnaryInterceptor(broker.AuthInterceptor(cfg.ClusterKey)))
+	opts := []grpc.ServerOption{grpc.UnaryInterceptor(broker.AuthInterceptor(cfg.ClusterKey))}
+	if creds := broker.ServerCredentials(nil, cfg.ClusterTLS); creds != nil {
+		opts = append(opts, grpc.Creds(creds))
+	}
+	s := grpc.NewServer(opts...)
 	b.RegisterGRPC(s)
 	go s.Serve(ln)
 	n := &Node{Broker: b, Cfg: cfg, GRPC: s}
