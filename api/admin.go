@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// adminRoutes registers SPEC §5 "Admin". Everything needs the admin scope
+// adminRoutes registers the admin API of docs/API.md §7. Everything needs the admin scope
 // except reads of one queue, its messages and one message, which also
 // accept read:<q> / read:*, and the queue list, which shows the queues the
 // caller may read.
@@ -76,7 +76,7 @@ func parseTimeField(field, v string) (time.Time, error) {
 	return t, nil
 }
 
-// durString writes a duration as SPEC §3 responses do.
+// durString writes a duration as responses do (docs/API.md §2.4).
 func durString(ns int64) string { return time.Duration(ns).String() }
 
 // checkUint32 bounds an integer setting to what the record stores.
@@ -88,7 +88,7 @@ func checkUint32(field string, v int64) error {
 }
 
 // nameError is the 400 for a source or queue name that does not match
-// SPEC §1.
+// docs/API.md §1.2.
 func nameError(field, name string) error {
 	return badRequest("%s: invalid name %q: want ^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$", field, name)
 }

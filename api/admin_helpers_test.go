@@ -12,7 +12,7 @@ import (
 	pb "github.com/hookq/hookq/proto/raftcmd"
 )
 
-// admSettings, admStats and admQueue mirror the queue object of SPEC §5.
+// admSettings, admStats and admQueue mirror the queue object of docs/API.md §7.1.
 type admSettings struct {
 	VisibilityTimeout string   `json:"visibilityTimeout"`
 	MaxAttempts       int      `json:"maxAttempts"`

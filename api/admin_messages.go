@@ -9,7 +9,7 @@ import (
 	"github.com/hookq/hookq/storage"
 )
 
-// Message listing limits (SPEC §5).
+// Message listing limits (docs/API.md §7.3).
 const (
 	defaultMessagesLimit = 100
 	maxMessagesLimit     = 1000

@@ -12,7 +12,7 @@ import (
 	"github.com/hookq/hookq/storage"
 )
 
-// queueSettingsJSON is a queue's settings as responses write them (SPEC §3).
+// queueSettingsJSON is a queue's settings as responses write them (docs/API.md §3.1).
 type queueSettingsJSON struct {
 	VisibilityTimeout string   `json:"visibilityTimeout"`
 	MaxAttempts       uint32   `json:"maxAttempts"`
@@ -22,7 +22,7 @@ type queueSettingsJSON struct {
 	MaxDepth          int64    `json:"maxDepth"`
 }
 
-// queueStatsJSON is SPEC §5's stats.
+// queueStatsJSON is the stats of docs/API.md §7.1.
 type queueStatsJSON struct {
 	Ready                 int64   `json:"ready"`
 	Inflight              int64   `json:"inflight"`
@@ -70,7 +70,7 @@ type queuePutBody struct {
 	MaxDepth          *int64    `json:"maxDepth"`
 }
 
-// queueConfig validates body against SPEC §3 and builds the stored config.
+// queueConfig validates body against docs/API.md §3.1 and builds the stored config.
 // Omitted settings take the defaults; for a queue that is another queue's
 // dead-letter queue the defaults are those it was created with (no DLQ of
 // its own, no attempt limit).

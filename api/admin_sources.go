@@ -8,7 +8,7 @@ import (
 	pb "github.com/hookq/hookq/proto/raftcmd"
 )
 
-// sourcePutBody is PUT /v1/sources/{s} (SPEC §4/§5).
+// sourcePutBody is PUT /v1/sources/{s} (docs/API.md §4.1, §7.2).
 type sourcePutBody struct {
 	Queues []string `json:"queues"`
 	Verify struct {

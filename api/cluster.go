@@ -7,7 +7,7 @@ import (
 	pb "github.com/hookq/hookq/proto/raftcmd"
 )
 
-// clusterRoutes are the membership endpoints of SPEC §5 (GET /v1/cluster
+// clusterRoutes are the membership endpoints of docs/API.md §7.8 (GET /v1/cluster
 // is with the admin routes).
 func (s *Server) clusterRoutes() {
 	s.mux.HandleFunc("POST /v1/cluster/join", s.handleJoin)

@@ -14,7 +14,7 @@ import (
 // Helpers shared by the consumer tests (consume_*_test.go, sse_test.go,
 // shutdown_test.go, refconsumers_test.go).
 
-// consEnvelope is SPEC §5's envelope as a client decodes it.
+// consEnvelope is the envelope of docs/API.md §6.2 as a client decodes it.
 type consEnvelope struct {
 	Payload     string `json:"payload"`
 	Encoding    string `json:"encoding"`

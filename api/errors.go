@@ -73,7 +73,7 @@ type errorBody struct {
 	} `json:"error"`
 }
 
-// writeError answers err as SPEC §5's JSON error shape.
+// writeError answers err as the JSON error shape of docs/API.md §2.6.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	status, code := classify(err)
 	var body errorBody

@@ -2,7 +2,7 @@ package api
 
 import "time"
 
-// SetStreamTiming shortens the SSE keep-alive interval (SPEC §5: 15s) and
+// SetStreamTiming shortens the SSE keep-alive interval (docs/API.md §6.7: 15s) and
 // how often a full stream re-reads its held deliveries, so tests need not
 // wait for the real values. Streams opened afterwards use them.
 func SetStreamTiming(s *Server, keepAlive, recheck time.Duration) {

@@ -42,7 +42,7 @@ func newEnv(t testing.TB) *env {
 	return e
 }
 
-// queue creates queue name with SPEC defaults.
+// queue creates queue name with the defaults of docs/API.md §3.1.
 func (e *env) queue(name string) {
 	e.t.Helper()
 	if _, err := e.b.PutQueue(context.Background(), name, broker.DefaultQueueConfig(name)); err != nil {
@@ -105,7 +105,7 @@ func (e *env) do(method, path, token string, body any, hdr ...string) (*http.Res
 	return resp, out
 }
 
-// errorCode decodes SPEC §5's error body.
+// errorCode decodes the error body of docs/API.md §2.6.
 func errorCode(t testing.TB, body []byte) string {
 	t.Helper()
 	var eb struct {

@@ -11,7 +11,7 @@ import (
 	"github.com/hookq/hookq/ingest"
 )
 
-// Dedup through the HTTP API (SPEC §4 dedup.key / dedup.window): a repeat
+// Dedup through the HTTP API (docs/API.md §4.6 dedup.key / dedup.window): a repeat
 // inside the window stores nothing and answers 200 with the first
 // messageId; the decision is made in the replicated state machine, so it
 // holds under concurrent ingest too.

@@ -121,7 +121,7 @@ func (e *env) hookExpectEmpty(q string) {
 	}
 }
 
-// hookEnqueued is q's enqueued counter (SPEC §5 stats).
+// hookEnqueued is q's enqueued counter (docs/API.md §7.1 stats).
 func (e *env) hookEnqueued(q string) int64 {
 	e.t.Helper()
 	info, err := e.b.Queue(q)

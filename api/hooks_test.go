@@ -12,7 +12,7 @@ import (
 )
 
 // Issue #4 through the HTTP API: every verification type accepts what its
-// provider signs and refuses everything else, storing nothing (SPEC §4).
+// provider signs and refuses everything else, storing nothing (docs/API.md §4.2).
 
 // hookProvider is one source configuration and a request its provider
 // would send. Every signed source lists two secrets and the provider signs

@@ -11,7 +11,7 @@ import (
 	"github.com/hookq/hookq/storage"
 )
 
-// deadLetterJSON is a dead-lettered message's origin (SPEC §3).
+// deadLetterJSON is a dead-lettered message's origin (docs/API.md §3.6).
 type deadLetterJSON struct {
 	OriginQueue string `json:"originQueue"`
 	Reason      string `json:"reason"`
@@ -26,7 +26,7 @@ func deadLetterOf(d *pb.DeadLetterInfo) *deadLetterJSON {
 	return &deadLetterJSON{OriginQueue: d.OriginQueue, Reason: d.Reason, Attempts: d.Attempts, DeadAt: rfc3339(d.DeadUnixNano)}
 }
 
-// metaJSON is SPEC §5's meta: in X-Hookq-Meta and in envelopes.
+// metaJSON is the meta of docs/API.md §6.1: in X-Hookq-Meta and in envelopes.
 type metaJSON struct {
 	MessageID      string            `json:"messageId"`
 	DeliveryID     string            `json:"deliveryId"`

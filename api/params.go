@@ -11,7 +11,7 @@ import (
 	"time"
 )
 
-// Limits of SPEC §3/§5.
+// Limits of docs/API.md §3.1 and §6.
 const (
 	maxWait       = 30 * time.Second
 	minVisibility = time.Second
@@ -103,7 +103,7 @@ func jsonErrorText(err error) string {
 	return err.Error()
 }
 
-// rfc3339 formats unix nanos as SPEC §5 wants: RFC 3339 with nanos, UTC.
+// rfc3339 formats unix nanos as docs/API.md §2.4 wants: RFC 3339 with nanos, UTC.
 func rfc3339(ns int64) string { return time.Unix(0, ns).UTC().Format(time.RFC3339Nano) }
 
 // optTime is rfc3339 or nil for 0.

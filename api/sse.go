@@ -14,7 +14,7 @@ import (
 	"github.com/hookq/hookq/storage"
 )
 
-// SSE settings of SPEC §5.
+// SSE settings of docs/API.md §6.7.
 const (
 	defaultKeepAlive   = 15 * time.Second
 	defaultMaxInFlight = 16
@@ -165,7 +165,7 @@ func (st *sseStream) post(ev settleEvent) {
 }
 
 // handleStream: GET /v1/queues/{q}/stream — SSE, at most maxInFlight
-// unsettled deliveries at a time (SPEC §5).
+// unsettled deliveries at a time (docs/API.md §6.7).
 func (s *Server) handleStream(w http.ResponseWriter, r *http.Request, q string) {
 	maxInFlight, err := queryInt(r, "maxInFlight", defaultMaxInFlight, 1, maxMaxInFlight)
 	if err != nil {
@@ -430,7 +430,7 @@ func (st *sseStream) flush(ctx context.Context) error {
 }
 
 // writeErrorFrame tells the client why the stream ends (best effort):
-// event "error" with SPEC §5's error body as data.
+// event "error" with the error body of docs/API.md §2.6 as data.
 func (st *sseStream) writeErrorFrame(err error) {
 	_, code := classify(err)
 	var body errorBody

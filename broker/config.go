@@ -59,7 +59,7 @@ type RaftTuning struct {
 	ApplyTimeout       time.Duration
 }
 
-// DefaultBatch and DefaultRaft are the defaults; see README "Raft tuning".
+// DefaultBatch and DefaultRaft are the defaults; see docs/ARCHITECTURE.md §8.
 var (
 	DefaultBatch = BatchConfig{MaxOps: 1024, MaxBytes: 4 << 20, Linger: 0, MaxInFlight: 4}
 	DefaultRaft  = RaftTuning{

@@ -6,7 +6,7 @@ import (
 	pb "github.com/hookq/hookq/proto/raftcmd"
 )
 
-// Queue setting defaults of SPEC §3.
+// Queue setting defaults of docs/API.md §3.1.
 const (
 	DefaultVisibility  = 30 * time.Second
 	DefaultMaxAttempts = 5
@@ -17,7 +17,7 @@ const (
 // DefaultBackoff is the nack delay by attempt; the last entry repeats.
 var DefaultBackoff = []time.Duration{time.Second, 5 * time.Second, 30 * time.Second, 2 * time.Minute, 10 * time.Minute}
 
-// DefaultQueueConfig is SPEC §3's defaults for a queue named name, with
+// DefaultQueueConfig is the defaults of docs/API.md §3.1 for a queue named name, with
 // its dead-letter queue <name>.dlq.
 func DefaultQueueConfig(name string) *pb.QueueConfig {
 	c := &pb.QueueConfig{

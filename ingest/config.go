@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// Verification types (SPEC §4).
+// Verification types (docs/API.md §4.2).
 const (
 	TypeNone     = "none"
 	TypeToken    = "token"
@@ -21,7 +21,7 @@ const (
 	TypeStandard = "standard"
 )
 
-// Defaults that match SPEC.md.
+// Defaults of docs/API.md §4.1.
 const (
 	DefaultMaxBodyBytes = 1 << 20
 	DefaultTolerance    = 300 * time.Second
@@ -31,7 +31,7 @@ const (
 	DefaultEncoding     = "hex"
 )
 
-// VerifyConfig is a source's verification settings (SPEC §4).
+// VerifyConfig is a source's verification settings (docs/API.md §4.1, §4.2).
 type VerifyConfig struct {
 	Type      string        // none|token|basic|hmac|github|stripe|shopify|slack|standard
 	Secrets   []string      // any one matching passes (rotation)
@@ -56,7 +56,7 @@ type SourceConfig struct {
 	MaxBodyBytes int64 // default 1 MiB (1<<20)
 }
 
-// Normalize fills the defaults SPEC.md gives (dedup key "provider", window
+// Normalize fills the defaults of docs/API.md §4.1 (dedup key "provider", window
 // 24h, tolerance 300s, hmac algorithm sha256 and encoding hex, body limit
 // 1 MiB) and validates the whole config. It returns the first problem found
 // as a *ConfigError naming the field. Secrets are checked but never echoed.
@@ -211,7 +211,7 @@ func knownType(t string) bool {
 }
 
 // ValidName reports whether name is a valid source or queue name:
-// ^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$ (SPEC §1).
+// ^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$ (docs/API.md §1.2).
 func ValidName(name string) bool {
 	if len(name) == 0 || len(name) > 128 {
 		return false

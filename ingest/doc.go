@@ -3,7 +3,7 @@
 // github, stripe, shopify, slack, standard webhooks), replay windows,
 // handshakes (Slack url_verification), provider event ids, dedup-key
 // extraction, and the validation and defaults of a source's configuration
-// (SPEC.md §4). It also exports Sign, the matching signer used by tests and
+// (docs/API.md §4). It also exports Sign, the matching signer used by tests and
 // the load generator.
 //
 // Everything here is a pure function of (config, headers, raw body, now).

@@ -14,7 +14,7 @@ import (
 // SHA-256 of the value, so storage keys stay small and fixed-size at worst.
 const MaxDedupKeyLen = 200
 
-// eventID returns the provider event id of a verified request (SPEC §4
+// eventID returns the provider event id of a verified request (docs/API.md §4.2
 // table), or "" for types that have none. standardID is the webhook-id (or
 // svix-id) the standard verifier used.
 func eventID(typ string, req Request, standardID string) string {

@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// Header and query names read by the verifiers (SPEC §4).
+// Header and query names read by the verifiers (docs/API.md §4.2).
 const (
 	HeaderToken           = "X-Webhook-Token"
 	QueryToken            = "token"
@@ -41,7 +41,7 @@ type Request struct {
 
 // Result is what a verified request yields.
 type Result struct {
-	EventID   string // provider event id (SPEC §4 table column), "" if none
+	EventID   string // provider event id (docs/API.md §4.2 table column), "" if none
 	DedupKey  string // from Dedup.Key applied to the request; "" means no dedup
 	Challenge string // slack url_verification: non-empty => answer 200 text/plain with it, do not enqueue
 }

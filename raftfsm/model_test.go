@@ -1,6 +1,6 @@
 package raftfsm_test
 
-// A plain in-memory model of SPEC §3, written from the spec and not from
+// A plain in-memory model of docs/API.md §3, written from the doc and not from
 // package storage: maps and slices, no keys, no indexes, no Pebble. The
 // property test drives it and the FSM with the same commands and compares
 // every observable result.
@@ -15,7 +15,7 @@ import (
 )
 
 const (
-	modelMaxLease   = int64(12 * time.Hour) // SPEC §3: leases and extends end ≤ 12h after they began
+	modelMaxLease   = int64(12 * time.Hour) // docs/API.md §3.4: leases and extends end ≤ 12h after they began
 	modelMaxHistory = 64                    // the delivery history a message keeps
 )
 

@@ -1,5 +1,5 @@
 // Package storage owns hookq's Pebble database: the key layout, every queue
-// state transition of SPEC §3 applied to one write batch, the per-queue stats
+// state transition of docs/API.md §3 applied to one write batch, the per-queue stats
 // counters, the applied Raft index, and snapshot streaming and restore.
 //
 // storage never sees Raft or the network and never reads the clock or

@@ -41,7 +41,7 @@ func MustOpenDir(tb testing.TB, dir string) *storage.Store {
 	return s
 }
 
-// Config returns queue settings with every field set: SPEC §3 defaults
+// Config returns queue settings with every field set: docs/API.md §3.1 defaults
 // except that the dead-letter queue is "<name>.dlq" only when dlq is true.
 func Config(name string, dlq bool) *pb.QueueConfig {
 	c := &pb.QueueConfig{
