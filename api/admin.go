@@ -4,6 +4,8 @@ import (
 	"math"
 	"net/http"
 	"time"
+
+	"github.com/hookq/hookq/broker"
 )
 
 // adminRoutes registers the admin API of docs/API.md §7. Everything needs the admin scope
@@ -65,6 +67,15 @@ func positiveDuration(field, v string) (time.Duration, error) {
 		return 0, badRequest("%s: %v must be positive", field, d)
 	}
 	return d, nil
+}
+
+// checkReason bounds a nack or reject reason (it is kept in the message's
+// delivery history).
+func checkReason(field, v string) error {
+	if len(v) > broker.MaxReasonBytes {
+		return badRequest("%s: at most %d bytes", field, broker.MaxReasonBytes)
+	}
+	return nil
 }
 
 // parseTimeField parses an RFC 3339 time for field.

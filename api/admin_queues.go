@@ -96,6 +96,9 @@ func queueConfig(name string, body queuePutBody, isDLQ bool) (*pb.QueueConfig, e
 		if len(*v) == 0 {
 			return nil, badRequest("backoff: at least one duration is required")
 		}
+		if len(*v) > broker.MaxBackoffSteps {
+			return nil, badRequest("backoff: at most %d durations", broker.MaxBackoffSteps)
+		}
 		cfg.BackoffNanos = cfg.BackoffNanos[:0]
 		for i, s := range *v {
 			d, err := parseDuration(fmt.Sprintf("backoff[%d]", i), s, 0, maxNackDelay)
@@ -122,6 +125,9 @@ func queueConfig(name string, body queuePutBody, isDLQ bool) (*pb.QueueConfig, e
 		d, err := positiveDuration("retention", *v)
 		if err != nil {
 			return nil, err
+		}
+		if d > broker.MaxRetention {
+			return nil, badRequest("retention: %v is over the limit of %v", d, broker.MaxRetention)
 		}
 		cfg.RetentionNanos = int64(d)
 	}

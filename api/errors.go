@@ -18,6 +18,7 @@ var (
 	errTooLarge        = errors.New("api: payload too large")
 	errNotFound        = errors.New("api: not found")
 	errConflict        = errors.New("api: conflict")
+	errUnavailable     = errors.New("api: unavailable")
 )
 
 // errorTable is the one mapping from errors to HTTP status and code. The
@@ -32,6 +33,7 @@ var errorTable = []struct {
 	{broker.ErrBadRequest, http.StatusBadRequest, "bad_request"},
 	{broker.ErrNotDeadLetter, http.StatusBadRequest, "bad_request"},
 	{broker.ErrBadCursor, http.StatusBadRequest, "bad_request"},
+	{broker.ErrDeadLetterCycle, http.StatusBadRequest, "bad_request"},
 	{errUnauthenticated, http.StatusUnauthorized, "unauthenticated"},
 	{ingest.ErrSignatureInvalid, http.StatusUnauthorized, "signature_invalid"},
 	{ingest.ErrTimestampOutOfWindow, http.StatusUnauthorized, "timestamp_out_of_window"},
@@ -48,6 +50,7 @@ var errorTable = []struct {
 	{errConflict, http.StatusConflict, "conflict"},
 	{errTooLarge, http.StatusRequestEntityTooLarge, "payload_too_large"},
 	{broker.ErrQueueFull, http.StatusServiceUnavailable, "queue_full"},
+	{errUnavailable, http.StatusServiceUnavailable, "unavailable"},
 	{broker.ErrNotLeader, http.StatusServiceUnavailable, "unavailable"},
 	{broker.ErrUnavailable, http.StatusServiceUnavailable, "unavailable"},
 	{broker.ErrClosed, http.StatusServiceUnavailable, "unavailable"},

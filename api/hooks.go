@@ -28,8 +28,16 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	cfg := sourceToIngest(rec)
+	// A source that feeds no queue (its queues were deleted) or whose
+	// stored settings no longer validate is the operator's to fix: answer
+	// 503 so the provider retries, never a 4xx it would take as final.
+	if len(cfg.Queues) == 0 {
+		s.reject(w, r, name, "no_queue", fmt.Errorf("%w: source %q feeds no queue", errUnavailable, name))
+		return
+	}
 	if err := cfg.Normalize(); err != nil {
-		s.writeError(w, r, fmt.Errorf("source %q is misconfigured: %w", name, err))
+		s.log.Error("source is misconfigured", "source", name, "err", err)
+		s.reject(w, r, name, "misconfigured", fmt.Errorf("%w: source %q is misconfigured", errUnavailable, name))
 		return
 	}
 	if r.ContentLength > cfg.MaxBodyBytes {
@@ -64,6 +72,10 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		if errors.Is(err, broker.ErrQueueFull) {
 			s.metrics.rejected.WithLabelValues(name, "queue_full").Inc()
+		}
+		if errors.Is(err, broker.ErrQueueNotFound) {
+			// Deleted between reading the source and committing.
+			err = fmt.Errorf("%w: a queue of source %q no longer exists", errUnavailable, name)
 		}
 		s.writeError(w, r, fmt.Errorf("source %q: %w", name, err))
 		return

@@ -5,10 +5,12 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/hashicorp/raft"
+	"github.com/hookq/hookq/ingest"
 	pb "github.com/hookq/hookq/proto/raftcmd"
 	"github.com/hookq/hookq/storage"
 )
@@ -25,7 +27,10 @@ func (b *Broker) admin(ctx context.Context, op *pb.Op) (storage.Result, error) {
 	if err != nil {
 		return storage.Result{}, err
 	}
-	r := res.(storage.Result)
+	r, err := resultOf[storage.Result](res)
+	if err != nil {
+		return storage.Result{}, err
+	}
 	return r, r.Err
 }
 
@@ -41,9 +46,17 @@ func (b *Broker) DeleteQueue(ctx context.Context, name string) error {
 	return err
 }
 
-// Queue reads one queue with stats as of now.
+// Queue reads one queue with stats as of now. Before answering that it
+// does not exist, a follower catches up with the leader (503 when it cannot).
 func (b *Broker) Queue(name string) (QueueInfo, error) {
-	return b.store.Queue(name, time.Now().UnixNano())
+	qi, err := b.store.Queue(name, time.Now().UnixNano())
+	if errors.Is(err, ErrQueueNotFound) && ingest.ValidName(name) {
+		if err := b.syncWithLeader(); err != nil {
+			return QueueInfo{}, err
+		}
+		return b.store.Queue(name, time.Now().UnixNano())
+	}
+	return qi, err
 }
 
 // Queues lists every queue with stats as of now.
@@ -63,7 +76,18 @@ func (b *Broker) DeleteSource(ctx context.Context, name string) error {
 
 // Source reads a source's config (secrets included: callers must not
 // return them over the API).
-func (b *Broker) Source(name string) (*pb.SourceConfig, error) { return b.store.Source(name) }
+// Before answering that it does not exist, a follower catches up with the
+// leader (503 when it cannot): a provider takes a 404 as final.
+func (b *Broker) Source(name string) (*pb.SourceConfig, error) {
+	c, err := b.store.Source(name)
+	if errors.Is(err, ErrSourceNotFound) && ingest.ValidName(name) {
+		if err := b.syncWithLeader(); err != nil {
+			return nil, err
+		}
+		return b.store.Source(name)
+	}
+	return c, err
+}
 
 // Sources lists every source config and their names in order.
 func (b *Broker) Sources() (map[string]*pb.SourceConfig, []string, error) { return b.store.Sources() }

@@ -56,7 +56,10 @@ func newBatcher(life context.Context, cfg BatchConfig, dispatch func(context.Con
 // holding it was committed and applied. On a follower the batch goes to
 // the leader in one forwarding call.
 func (bt *batcher) propose(ctx context.Context, op *pb.Op) (any, error) {
-	p := bt.submit(ctx, op, false)
+	p, err := bt.submit(ctx, op, false)
+	if err != nil {
+		return nil, err
+	}
 	if p == nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
@@ -66,15 +69,22 @@ func (bt *batcher) propose(ctx context.Context, op *pb.Op) (any, error) {
 	return bt.await(ctx, p)
 }
 
-func (bt *batcher) submit(ctx context.Context, op *pb.Op, forwarded bool) *proposal {
-	p := &proposal{op: op, size: proto.Size(op), done: make(chan outcome, 1), forwarded: forwarded}
+// submit validates op and queues it; a nil proposal with a nil error
+// means ctx or the node ended first. Validation happens here, so ops
+// forwarded by other nodes are checked exactly like local ones.
+func (bt *batcher) submit(ctx context.Context, op *pb.Op, forwarded bool) (*proposal, error) {
+	size, err := validateOp(op)
+	if err != nil {
+		return nil, err
+	}
+	p := &proposal{op: op, size: size, done: make(chan outcome, 1), forwarded: forwarded}
 	select {
 	case bt.in <- p:
-		return p
+		return p, nil
 	case <-ctx.Done():
-		return nil
+		return nil, nil
 	case <-bt.life.Done():
-		return nil
+		return nil, nil
 	}
 }
 
@@ -107,11 +117,18 @@ func (bt *batcher) awaitOutcome(ctx context.Context, p *proposal) outcome {
 // this leader's batches, and waits for all of them.
 func (bt *batcher) proposeLocal(ctx context.Context, ops []*pb.Op) []outcome {
 	ps := make([]*proposal, len(ops))
-	for i, op := range ops {
-		ps[i] = bt.submit(ctx, op, true)
-	}
 	out := make([]outcome, len(ops))
+	for i, op := range ops {
+		var err error
+		ps[i], err = bt.submit(ctx, op, true)
+		if err != nil {
+			out[i] = outcome{err: err}
+		}
+	}
 	for i, p := range ps {
+		if out[i].err != nil {
+			continue
+		}
 		if p == nil {
 			out[i] = outcome{err: ErrClosed}
 			continue
@@ -203,7 +220,7 @@ func (bt *batcher) collect(add func(*proposal), full func() bool, linger time.Du
 // to the leader in one call from a follower.
 func (b *Broker) dispatchBatch(ctx context.Context, batch []*proposal) {
 	if b.raft.State() == raft.Leader {
-		b.finish(batch, b.apply(batch))
+		b.commit(batch)
 		return
 	}
 	var local []*proposal
@@ -216,7 +233,7 @@ func (b *Broker) dispatchBatch(ctx context.Context, batch []*proposal) {
 	}
 	if len(local) > 0 {
 		forwardBatch(ctx, b, b.peers, local, b.cfg.Raft.ApplyTimeout, b.waitApplied, func(batch []*proposal) {
-			b.finish(batch, b.apply(batch))
+			b.commit(batch)
 		})
 	}
 }
@@ -249,16 +266,20 @@ func forwardBatch(ctx context.Context, loc leaderLocator, p *peers, batch []*pro
 	}
 }
 
-func (b *Broker) apply(batch []*proposal) raft.ApplyFuture {
+// commit proposes batch as one Raft entry and answers every proposal.
+func (b *Broker) commit(batch []*proposal) {
 	cmd := &pb.Command{LeaderTimeUnixNano: time.Now().UnixNano(), Ops: make([]*pb.Op, len(batch))}
 	for i, p := range batch {
 		cmd.Ops[i] = p.op
 	}
 	data, err := proto.Marshal(cmd)
 	if err != nil {
-		panic(fmt.Sprintf("broker: marshal command: %v", err))
+		// validateOp encoded every op alone, so this is a bug, not input:
+		// answer it rather than take the node down.
+		fail(batch, fmt.Errorf("%w: encode command: %v", ErrBadRequest, err))
+		return
 	}
-	return b.raft.Apply(data, b.cfg.Raft.ApplyTimeout)
+	b.finish(batch, b.raft.Apply(data, b.cfg.Raft.ApplyTimeout))
 }
 
 func (b *Broker) finish(batch []*proposal, f raft.ApplyFuture) {

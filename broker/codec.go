@@ -23,6 +23,7 @@ var errorCodes = []struct {
 	{storage.ErrQueueFull, "queue_full"},
 	{storage.ErrNotDeadLetter, "not_dead_letter"},
 	{storage.ErrEntryFull, "entry_full"},
+	{storage.ErrDeadLetterCycle, "dead_letter_cycle"},
 	{ErrNotLeader, "not_leader"},
 	{ErrBadRequest, "bad_request"},
 	{ErrClosed, "closed"},

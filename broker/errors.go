@@ -25,4 +25,5 @@ var (
 	ErrQueueFull        = storage.ErrQueueFull
 	ErrNotDeadLetter    = storage.ErrNotDeadLetter
 	ErrBadCursor        = storage.ErrBadCursor
+	ErrDeadLetterCycle  = storage.ErrDeadLetterCycle
 )

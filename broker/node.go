@@ -33,6 +33,8 @@ type Broker struct {
 	health    *healthTable
 	records   recordWriter
 	applied   appliedSignal
+	// leaderSync coalesces read-index round trips to the leader.
+	leaderSync syncGroup
 
 	// readable is set once this node, as leader, has applied everything
 	// committed before its term (Barrier), so local reads are current.
@@ -219,26 +221,7 @@ func (b *Broker) IsLeader() bool {
 // Ready reports whether the node knows a leader and has applied everything
 // the leader had committed at the time of asking.
 func (b *Broker) Ready() bool {
-	if b.closed.Load() {
-		return false
-	}
-	if b.raft.State() == raft.Leader {
-		return b.readable.Load()
-	}
-	ctx, cancel := context.WithTimeout(b.ctx, time.Second)
-	defer cancel()
-	hb, err := b.heartbeat(ctx)
-	if err != nil {
-		return false
-	}
-	deadline := time.Now().Add(time.Second)
-	for b.raft.AppliedIndex() < hb.CommitIndex {
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	return true
+	return b.syncWithLeader() == nil
 }
 
 // Store exposes the node's local state for reads and tests.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+	"github.com/hookq/hookq/ingest"
 	pb "github.com/hookq/hookq/proto/raftcmd"
 	"github.com/hookq/hookq/storage"
 )
@@ -51,7 +52,10 @@ func enqueueVia(ctx context.Context, bt *batcher, req EnqueueRequest) (EnqueueRe
 	if err != nil {
 		return EnqueueResult{}, err
 	}
-	r := res.(storage.EnqueueResult)
+	r, err := resultOf[storage.EnqueueResult](res)
+	if err != nil {
+		return EnqueueResult{}, err
+	}
 	if r.Err != nil {
 		return EnqueueResult{}, r.Err
 	}
@@ -67,13 +71,24 @@ type LeaseOptions struct {
 }
 
 // Lease leases up to Max available messages of q, waiting up to Wait for
-// the first. It returns no deliveries and no error when none arrived.
+// the first. It returns no deliveries and no error when none arrived; a
+// node without a leader it heard from recently answers ErrUnavailable
+// instead, before waiting and again before answering "none".
 func (b *Broker) Lease(ctx context.Context, q string, opt LeaseOptions) ([]Delivery, error) {
+	if !ingest.ValidName(q) {
+		return nil, ErrQueueNotFound
+	}
 	if opt.Max < 1 {
 		opt.Max = 1
 	}
+	if opt.Max > MaxBatchItems {
+		opt.Max = MaxBatchItems
+	}
 	deadline := time.Now().Add(opt.Wait)
 	for {
+		if err := b.checkLeader(); err != nil {
+			return nil, err
+		}
 		wake := b.waiters.wait(q)
 		if !b.store.HasQueue(q) {
 			if b.raft.State() == raft.Leader {
@@ -95,11 +110,21 @@ func (b *Broker) Lease(ctx context.Context, q string, opt LeaseOptions) ([]Deliv
 			}
 		}
 		if !now.Before(deadline) {
+			// "Nothing" is an answer about the leader's state: make sure
+			// this node still has one and has caught up with it.
+			if err := b.syncWithLeader(); err != nil {
+				return nil, err
+			}
 			return nil, nil
 		}
 		until := deadline
 		if has && next > now.UnixNano() && time.Unix(0, next).Before(until) {
 			until = time.Unix(0, next)
+		}
+		// Look again at least every second, so a waiter learns that the
+		// node lost its leader while it waits.
+		if until.Sub(now) > time.Second {
+			until = now.Add(time.Second)
 		}
 		timer := time.NewTimer(time.Until(until))
 		select {
@@ -132,17 +157,73 @@ func (b *Broker) leaseNow(ctx context.Context, q string, opt LeaseOptions) ([]De
 	if err != nil {
 		return nil, err
 	}
-	r := res.(storage.LeaseResult)
+	r, err := resultOf[storage.LeaseResult](res)
+	if err != nil {
+		return nil, err
+	}
 	return r.Deliveries, r.Err
 }
 
 // Settle applies ack / nack / reject / extend items to deliveries of q.
 // Per-item failures (lease expired, not found) are in the results.
+// A malformed deliveryId (one no lease could have produced) is answered
+// not found here and never proposed.
 func (b *Broker) Settle(ctx context.Context, q string, items []*pb.SettleItem) ([]SettleItemResult, error) {
-	res, err := b.batcher.propose(ctx, &pb.Op{Kind: &pb.Op_Settle{Settle: &pb.Settle{Queue: q, Items: items}}})
+	out := make([]SettleItemResult, len(items))
+	var send []*pb.SettleItem
+	var at []int
+	for i, it := range items {
+		if it == nil || !validID(it.DeliveryId) {
+			out[i] = SettleItemResult{DeliveryID: it.GetDeliveryId(), Err: ErrDeliveryNotFound}
+			continue
+		}
+		send = append(send, it)
+		at = append(at, i)
+	}
+	if len(send) == 0 {
+		if !ingest.ValidName(q) {
+			return nil, ErrQueueNotFound
+		}
+		if err := b.checkLeader(); err != nil {
+			return nil, err
+		}
+		if !b.store.HasQueue(q) && b.raft.State() == raft.Leader {
+			return nil, ErrQueueNotFound
+		}
+		return out, nil
+	}
+	res, err := b.batcher.propose(ctx, &pb.Op{Kind: &pb.Op_Settle{Settle: &pb.Settle{Queue: q, Items: send}}})
 	if err != nil {
 		return nil, err
 	}
-	r := res.(storage.SettleResult)
-	return r.Items, r.Err
+	r, err := resultOf[storage.SettleResult](res)
+	if err != nil {
+		return nil, err
+	}
+	if r.Err != nil {
+		return nil, r.Err
+	}
+	if len(r.Items) != len(send) {
+		return nil, fmt.Errorf("%w: settle answered %d of %d items", ErrUnavailable, len(r.Items), len(send))
+	}
+	for j, i := range at {
+		out[i] = r.Items[j]
+	}
+	return out, nil
+}
+
+// resultOf converts an apply result to the type its op produces. The state
+// machine answers an op it refused with a plain storage.Result carrying
+// the error, which is accepted for any T.
+func resultOf[T any](res any) (T, error) {
+	var zero T
+	switch r := res.(type) {
+	case T:
+		return r, nil
+	case storage.Result:
+		if r.Err != nil {
+			return zero, r.Err
+		}
+	}
+	return zero, fmt.Errorf("%w: unexpected result %T", ErrUnavailable, res)
 }

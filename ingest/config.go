@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Verification types (docs/API.md §4.2).
@@ -29,6 +30,21 @@ const (
 	DefaultDedupKey     = "provider"
 	DefaultAlgorithm    = "sha256"
 	DefaultEncoding     = "hex"
+)
+
+// Upper bounds on source settings. They keep every value inside what the
+// rest of the system can carry: a body must fit one Raft entry and one
+// forwarding call, and now+window must not overflow int64 nanoseconds.
+const (
+	MaxMaxBodyBytes    = 16 << 20             // maxBodyBytes ≤ 16 MiB
+	MaxTolerance       = 24 * time.Hour       // verify.tolerance ≤ 24h
+	MaxDedupWindow     = 365 * 24 * time.Hour // dedup.window ≤ 8760h
+	MaxSourceQueues    = 32                   // fan-out: queues per source
+	MaxSecrets         = 16                   // verify.secrets entries
+	MaxSecretBytes     = 4096                 // bytes per secret
+	MaxPrefixBytes     = 64                   // verify.prefix
+	MaxHeaderNameBytes = 256                  // verify.header, header:<Name>
+	MaxDedupRuleBytes  = 1024                 // dedup.key rule text
 )
 
 // VerifyConfig is a source's verification settings (docs/API.md §4.1, §4.2).
@@ -67,6 +83,9 @@ func (c *SourceConfig) Normalize() error {
 	if len(c.Queues) == 0 {
 		return cfgErr("queues", "at least one queue is required")
 	}
+	if len(c.Queues) > MaxSourceQueues {
+		return cfgErr("queues", fmt.Sprintf("at most %d queues per source", MaxSourceQueues))
+	}
 	seen := make(map[string]bool, len(c.Queues))
 	for i, q := range c.Queues {
 		field := "queues[" + strconv.Itoa(i) + "]"
@@ -89,6 +108,8 @@ func (c *SourceConfig) Normalize() error {
 		c.MaxBodyBytes = DefaultMaxBodyBytes
 	case c.MaxBodyBytes < 0:
 		return cfgErr("maxBodyBytes", "must be positive")
+	case c.MaxBodyBytes > MaxMaxBodyBytes:
+		return cfgErr("maxBodyBytes", fmt.Sprintf("must be at most %d (16 MiB)", MaxMaxBodyBytes))
 	}
 	return nil
 }
@@ -102,6 +123,11 @@ func (v *VerifyConfig) normalize() error {
 		v.Tolerance = DefaultTolerance
 	case v.Tolerance < 0:
 		return cfgErr("verify.tolerance", "must be positive")
+	case v.Tolerance > MaxTolerance:
+		return cfgErr("verify.tolerance", "must be at most 24h")
+	}
+	if len(v.Secrets) > MaxSecrets {
+		return cfgErr("verify.secrets", fmt.Sprintf("at most %d secrets", MaxSecrets))
 	}
 	if v.Type != TypeNone {
 		if len(v.Secrets) == 0 {
@@ -131,6 +157,9 @@ func (v *VerifyConfig) normalize() error {
 	if v.Encoding != "hex" && v.Encoding != "base64" {
 		return cfgErr("verify.encoding", fmt.Sprintf("unknown encoding %q: want hex or base64", v.Encoding))
 	}
+	if len(v.Prefix) > MaxPrefixBytes {
+		return cfgErr("verify.prefix", fmt.Sprintf("must be at most %d bytes", MaxPrefixBytes))
+	}
 	for i := 0; i < len(v.Prefix); i++ {
 		if c := v.Prefix[i]; c < 0x21 || c > 0x7e {
 			return cfgErr("verify.prefix", "must be printable ASCII without spaces")
@@ -144,6 +173,12 @@ func (v *VerifyConfig) normalize() error {
 func secretProblem(t, s string) string {
 	if s == "" {
 		return "must not be empty"
+	}
+	if len(s) > MaxSecretBytes {
+		return fmt.Sprintf("must be at most %d bytes", MaxSecretBytes)
+	}
+	if !utf8.ValidString(s) {
+		return "must be valid UTF-8"
 	}
 	switch t {
 	case TypeBasic:
@@ -180,11 +215,16 @@ func (d *DedupConfig) normalize() error {
 		d.Window = DefaultDedupWindow
 	case d.Window < 0:
 		return cfgErr("dedup.window", "must be positive")
+	case d.Window > MaxDedupWindow:
+		return cfgErr("dedup.window", "must be at most 8760h (365 days)")
 	}
 	return nil
 }
 
 func dedupKeyProblem(key string) string {
+	if len(key) > MaxDedupRuleBytes || !utf8.ValidString(key) {
+		return fmt.Sprintf("must be valid UTF-8 of at most %d bytes", MaxDedupRuleBytes)
+	}
 	switch {
 	case key == "provider" || key == "none":
 		return ""
@@ -231,7 +271,7 @@ func ValidName(name string) bool {
 
 // validHeaderName reports whether s is a non-empty RFC 9110 token.
 func validHeaderName(s string) bool {
-	if s == "" {
+	if s == "" || len(s) > MaxHeaderNameBytes {
 		return false
 	}
 	for i := 0; i < len(s); i++ {

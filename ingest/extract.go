@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // MaxDedupKeyLen bounds the dedup key Verify returns. A longer extracted
@@ -62,11 +63,32 @@ func dedupKey(rule, eventID string, req Request) string {
 			key = jsonText(req.Body, tokens)
 		}
 	}
-	if len(key) > MaxDedupKeyLen {
+	if len(key) > MaxDedupKeyLen || !utf8.ValidString(key) {
 		sum := sha256.Sum256([]byte(key))
 		key = "sha256:" + hex.EncodeToString(sum[:])
 	}
 	return key
+}
+
+// MaxEventIDLen bounds the event id kept with a message.
+const MaxEventIDLen = 256
+
+// printableID is the event id as stored and shown to consumers: valid
+// UTF-8 (an invalid byte becomes U+FFFD) and at most MaxEventIDLen bytes.
+// Dedup uses the raw value (hashed when it is not UTF-8), so two ids that
+// differ only in invalid bytes are still two events.
+func printableID(id string) string {
+	if !utf8.ValidString(id) {
+		id = strings.ToValidUTF8(id, "\uFFFD")
+	}
+	if len(id) > MaxEventIDLen {
+		cut := MaxEventIDLen
+		for cut > 0 && !utf8.RuneStart(id[cut]) {
+			cut--
+		}
+		id = id[:cut]
+	}
+	return id
 }
 
 // parsePointer splits an RFC 6901 JSON pointer into unescaped reference

@@ -99,12 +99,13 @@ func Verify(cfg *SourceConfig, req Request, now time.Time) (Result, error) {
 			return Result{}, err
 		}
 	}
-	res := Result{EventID: eventID(v.Type, req, standardID)}
+	id := eventID(v.Type, req, standardID)
+	res := Result{EventID: printableID(id)}
 	if v.Type == TypeSlack {
 		res.Challenge = slackChallenge(req.Body)
 	}
 	if rule := cfg.Dedup.Key; rule != "none" {
-		res.DedupKey = dedupKey(rule, res.EventID, req)
+		res.DedupKey = dedupKey(rule, id, req)
 	}
 	return res, nil
 }

@@ -27,6 +27,9 @@ func DLQDefaults(parent *pb.QueueConfig) *pb.QueueConfig {
 // PutQueue creates or replaces a queue's settings; a new queue's
 // dead-letter queue is created with it when missing.
 func (t *Txn) PutQueue(op *pb.PutQueue) Result {
+	if t.deadLetterCycle(op.Name, op.Config.GetDeadLetterQueue()) {
+		return Result{Err: ErrDeadLetterCycle}
+	}
 	cfg := proto.Clone(op.Config).(*pb.QueueConfig)
 	old, exists := t.queue(op.Name)
 	if exists {
@@ -45,6 +48,24 @@ func (t *Txn) PutQueue(op *pb.PutQueue) Result {
 		}
 	}
 	return Result{Created: !exists}
+}
+
+// deadLetterCycle reports whether making dlq the dead-letter queue of q
+// closes a cycle: following dead-letter queues from dlq leads back to q.
+func (t *Txn) deadLetterCycle(q, dlq string) bool {
+	seen := map[string]bool{}
+	for cur := dlq; cur != "" && !seen[cur]; {
+		if cur == q {
+			return true
+		}
+		seen[cur] = true
+		c, ok := t.queue(cur)
+		if !ok {
+			return false
+		}
+		cur = c.DeadLetterQueue
+	}
+	return false
 }
 
 // DeleteQueue drops a queue, all its messages, and its name from sources.

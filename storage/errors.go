@@ -16,6 +16,7 @@ var (
 	ErrQueueFull        = errors.New("storage: queue full")
 	ErrNotDeadLetter    = errors.New("storage: queue is not a dead-letter queue")
 	ErrBadCursor        = errors.New("storage: bad cursor")
+	ErrDeadLetterCycle  = errors.New("storage: dead-letter queues would form a cycle")
 )
 
 // ErrEntryFull means one Raft entry tried to create more messages than a

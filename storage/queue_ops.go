@@ -10,6 +10,11 @@ import (
 const (
 	// MaxLease is the longest a lease may last from the moment it began.
 	MaxLease = int64(12 * time.Hour)
+	// MaxLeaseBytes bounds the bodies one lease hands out: a lease stops
+	// taking messages once their bodies reach it (it always takes one), so
+	// a batch lease of large webhooks stays a sane response and a sane
+	// forwarding reply.
+	MaxLeaseBytes = 4 << 20
 	// maxHistory bounds the delivery history kept per message.
 	maxHistory = 64
 )
@@ -182,13 +187,14 @@ func (t *Txn) Lease(op *pb.Lease) LeaseResult {
 	}
 	var out []Delivery
 	rands := op.DeliveryRands
-	for len(rands) > 0 {
+	leased := 0
+	for len(rands) > 0 && leased < MaxLeaseBytes {
 		cands := t.available(op.Queue, len(rands)+8)
 		if len(cands) == 0 {
 			break
 		}
 		for _, c := range cands {
-			if len(rands) == 0 {
+			if len(rands) == 0 || leased >= MaxLeaseBytes {
 				break
 			}
 			rec, ok := t.message(op.Queue, c.seq)
@@ -198,7 +204,9 @@ func (t *Txn) Lease(op *pb.Lease) LeaseResult {
 			if c.leased && !t.expireLease(op.Queue, cfg, rec) {
 				continue // dead-lettered at maxAttempts
 			}
-			out = append(out, t.leaseOne(op.Queue, rec, rands[0], vis, op.AutoAck))
+			d := t.leaseOne(op.Queue, rec, rands[0], vis, op.AutoAck)
+			out = append(out, d)
+			leased += len(d.Body)
 			rands = rands[1:]
 		}
 	}

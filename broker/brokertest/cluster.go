@@ -106,7 +106,7 @@ func startNode(tb testing.TB, cfg broker.Config) *Node {
 		ln.Close()
 		tb.Fatalf("open %s: %v", cfg.NodeID, err)
 	}
-	opts := []grpc.ServerOption{grpc.UnaryInterceptor(broker.AuthInterceptor(cfg.ClusterKey))}
+	opts := append(broker.GRPCServerOptions(), grpc.UnaryInterceptor(broker.AuthInterceptor(cfg.ClusterKey)))
 	if creds := broker.ServerCredentials(nil, cfg.ClusterTLS); creds != nil {
 		opts = append(opts, grpc.Creds(creds))
 	}

@@ -1,0 +1,106 @@
+package broker
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// leaderSyncTimeout bounds one read-index round trip to the leader.
+const leaderSyncTimeout = 2 * time.Second
+
+// checkLeader answers ErrUnavailable unless this node leads (and has
+// applied everything committed before its term) or follows a leader it
+// heard from within a heartbeat timeout (it heartbeats ten times as often). Reads that could answer
+// "absent" or "empty" call it first: a node cut off from the majority must
+// not make an empty queue out of a queue it cannot see.
+func (b *Broker) checkLeader() error {
+	if b.closed.Load() {
+		return ErrClosed
+	}
+	if b.raft.State() == raft.Leader {
+		if !b.readable.Load() {
+			return fmt.Errorf("%w: new leader catching up", ErrUnavailable)
+		}
+		return nil
+	}
+	if _, id := b.raft.LeaderWithID(); id == "" {
+		return fmt.Errorf("%w: no leader", ErrUnavailable)
+	}
+	limit := b.cfg.Raft.HeartbeatTimeout
+	if last := b.raft.LastContact(); last.IsZero() || time.Since(last) > limit {
+		return fmt.Errorf("%w: no word from the leader in %s", ErrUnavailable, limit)
+	}
+	return nil
+}
+
+// syncWithLeader returns once this node has applied everything the leader
+// had committed when the call began (a read index). The leader itself has
+// (checkLeader). Concurrent callers share round trips.
+func (b *Broker) syncWithLeader() error {
+	if err := b.checkLeader(); err != nil {
+		return err
+	}
+	if b.raft.State() == raft.Leader {
+		return nil
+	}
+	return b.leaderSync.do(func() error {
+		ctx, cancel := context.WithTimeout(b.ctx, leaderSyncTimeout)
+		defer cancel()
+		hb, err := b.heartbeat(ctx)
+		if err != nil {
+			return fmt.Errorf("%w: asking the leader: %v", ErrUnavailable, err)
+		}
+		b.waitApplied(ctx, hb.CommitIndex)
+		if b.store.AppliedIndex() < hb.CommitIndex {
+			return fmt.Errorf("%w: not caught up with the leader", ErrUnavailable)
+		}
+		return nil
+	})
+}
+
+// syncGroup coalesces read-index round trips. A caller must see a round
+// trip that began after it arrived, so callers that arrive while one is
+// running share the next one, which starts when the running one ends.
+type syncGroup struct {
+	mu      sync.Mutex
+	running bool
+	next    *syncCall
+}
+
+type syncCall struct {
+	done chan struct{}
+	err  error
+}
+
+func (g *syncGroup) do(fn func() error) error {
+	g.mu.Lock()
+	if g.next == nil {
+		g.next = &syncCall{done: make(chan struct{})}
+	}
+	c := g.next
+	if !g.running {
+		g.running = true
+		g.next = nil
+		go g.run(c, fn)
+	}
+	g.mu.Unlock()
+	<-c.done
+	return c.err
+}
+
+func (g *syncGroup) run(c *syncCall, fn func() error) {
+	for c != nil {
+		c.err = fn()
+		close(c.done)
+		g.mu.Lock()
+		c, g.next = g.next, nil
+		if c == nil {
+			g.running = false
+		}
+		g.mu.Unlock()
+	}
+}
