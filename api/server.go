@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"crypto/subtle"
 	"errors"
 	"log/slog"
 	"net"
@@ -24,10 +23,14 @@ type Config struct {
 	// AdminToken, when set, is a bearer token with the admin scope that is
 	// not stored in the cluster.
 	AdminToken string
-	// ClusterKey, when set, is accepted like AdminToken: nodes use it to
-	// join and to manage membership.
+	// ClusterKey, when set, is the voters' node-to-node secret. On this
+	// API it opens only POST /v1/cluster/join and GET /v1/cluster (see
+	// nodeRoutes); it is never an admin bearer.
 	ClusterKey string
-	Logger     *slog.Logger
+	// IngestKey, when set, is the ingest nodes' secret. On this API it
+	// opens only GET /v1/cluster (leader discovery).
+	IngestKey string
+	Logger    *slog.Logger
 	// Registry receives the API's metrics (default: a new registry).
 	Registry *prometheus.Registry
 
@@ -138,65 +141,4 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.srv.SetKeepAlivesEnabled(false)
 	s.streams.closeAll()
 	return s.srv.Shutdown(ctx)
-}
-
-// principal is an authenticated caller.
-type principal struct {
-	name   string
-	scopes []string
-}
-
-// can reports whether p holds scope kind for queue q ("admin" implies all).
-func (p principal) can(kind, q string) bool {
-	for _, sc := range p.scopes {
-		if sc == "admin" || (kind != "admin" && (sc == kind+":*" || sc == kind+":"+q)) {
-			return true
-		}
-	}
-	return false
-}
-
-// authenticate reads the bearer token.
-func (s *Server) authenticate(r *http.Request) (principal, error) {
-	h := r.Header.Get("Authorization")
-	const prefix = "Bearer "
-	if len(h) <= len(prefix) || !strings.EqualFold(h[:len(prefix)], prefix) {
-		return principal{}, errUnauthenticated
-	}
-	tok := strings.TrimSpace(h[len(prefix):])
-	for _, k := range []string{s.cfg.AdminToken, s.cfg.ClusterKey} {
-		if k != "" && subtle.ConstantTimeCompare([]byte(tok), []byte(k)) == 1 {
-			return principal{name: "admin-token", scopes: []string{"admin"}}, nil
-		}
-	}
-	rec, ok := s.b.Authenticate(tok)
-	if !ok {
-		return principal{}, errUnauthenticated
-	}
-	return principal{name: rec.Name, scopes: rec.Scopes}, nil
-}
-
-// authorize authenticates r and checks scope kind on queue q (q "" for
-// admin); it writes the error and returns false when the caller may not.
-func (s *Server) authorize(w http.ResponseWriter, r *http.Request, kind, q string) (principal, bool) {
-	p, err := s.authenticate(r)
-	if err == nil && !p.can(kind, q) {
-		err = errForbidden
-	}
-	if err != nil {
-		s.writeError(w, r, err)
-		return p, false
-	}
-	return p, true
-}
-
-// consumer wraps a consumer handler: valid queue name, consume scope.
-func (s *Server) consumer(h func(http.ResponseWriter, *http.Request, string)) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		q := r.PathValue("q")
-		if _, ok := s.authorize(w, r, "consume", q); !ok {
-			return
-		}
-		h(w, r, q)
-	}
 }

@@ -181,6 +181,16 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request, q string) 
 		s.writeError(w, r, fmt.Errorf("queue %q: %w", q, err))
 		return
 	}
+	// consumer checked the token; the stream keeps checking it, and ends
+	// once it is deleted (on any node) or no longer holds the scope.
+	p, err := s.authenticate(r)
+	if err == nil && !p.can("consume", q) {
+		err = errForbidden
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 	slot, timing, ok := s.streams.add(cancel)
@@ -209,7 +219,17 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request, q string) 
 		return
 	}
 	st.last = time.Now()
-	if err := st.run(ctx); err != nil && ctx.Err() == nil {
+	// runCtx ends with cause errRevoked when the token is revoked; ctx
+	// (which cuts writes) stays open so the error frame can be written.
+	runCtx, stopWatch := s.watchPrincipal(ctx, p, "consume", q)
+	defer stopWatch()
+	err = st.run(runCtx)
+	switch {
+	case ctx.Err() != nil:
+	case errors.Is(context.Cause(runCtx), errRevoked):
+		s.log.Info("stream ended: token revoked", "queue", q, "token", p.name)
+		st.writeErrorFrame(errRevoked)
+	case err != nil:
 		s.log.Debug("stream ended", "queue", q, "err", err)
 		st.writeErrorFrame(err)
 	}

@@ -2,10 +2,8 @@ package broker
 
 import (
 	"context"
-	"crypto/subtle"
 	"errors"
 	"hash/fnv"
-	"strings"
 	"sync"
 	"time"
 
@@ -13,7 +11,6 @@ import (
 	pb "github.com/hookq/hookq/proto/raftcmd"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 )
@@ -27,27 +24,6 @@ type clusterService struct {
 // RegisterGRPC registers the node-to-node service on s.
 func (b *Broker) RegisterGRPC(s *grpc.Server) {
 	s.RegisterService(b.clusterServiceDesc(), &clusterService{b: b})
-}
-
-// AuthInterceptor rejects node-to-node calls without the cluster key.
-// Calls to other services pass through untouched.
-func AuthInterceptor(clusterKey string) grpc.UnaryServerInterceptor {
-	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
-		if strings.HasPrefix(info.FullMethod, "/"+pb.Cluster_ServiceDesc.ServiceName+"/") && !clusterKeyOK(ctx, clusterKey) {
-			return nil, status.Error(codes.Unauthenticated, "bad cluster key")
-		}
-		return h(ctx, req)
-	}
-}
-
-func clusterKeyOK(ctx context.Context, key string) bool {
-	md, _ := metadata.FromIncomingContext(ctx)
-	for _, v := range md.Get("authorization") {
-		if subtle.ConstantTimeCompare([]byte(v), []byte("Bearer "+key)) == 1 && key != "" {
-			return true
-		}
-	}
-	return false
 }
 
 func (s *clusterService) Propose(ctx context.Context, req *pb.ProposeRequest) (*pb.ProposeResponse, error) {
@@ -74,6 +50,11 @@ func (s *clusterService) Propose(ctx context.Context, req *pb.ProposeRequest) (*
 
 func (s *clusterService) Heartbeat(ctx context.Context, req *pb.HeartbeatRequest) (*pb.HeartbeatResponse, error) {
 	b := s.b
+	if callerOf(ctx) == callerIngest {
+		if err := b.ingestMayRecord(req.Node); err != nil {
+			return nil, err
+		}
+	}
 	if b.raft.State() != raft.Leader {
 		return nil, b.notLeaderStatus(ctx)
 	}

@@ -18,13 +18,17 @@ import (
 
 // IngestConfig configures an ingest-only node (--role ingest).
 type IngestConfig struct {
-	NodeID     string
-	HTTPAddr   string   // advertised in its node record
-	Seeds      []string // HTTP URLs of cluster nodes
-	ClusterKey string
-	Batch      BatchConfig
-	Timeout    time.Duration // one forwarded batch
-	Logger     *slog.Logger
+	NodeID   string
+	HTTPAddr string   // advertised in its node record
+	Seeds    []string // HTTP URLs of cluster nodes
+	// Key is the credential the node presents to the cluster: the voters'
+	// --ingest-key (or, for compatibility, their --cluster-key). It opens
+	// leader discovery (GET /v1/cluster), Sources, Info, Heartbeat for
+	// this node and Propose of enqueues; see NodeAuth.
+	Key     string
+	Batch   BatchConfig
+	Timeout time.Duration // one forwarded batch
+	Logger  *slog.Logger
 	// ClusterTLS, when set, makes the node's calls to voters mutual TLS
 	// (gRPC forwarding and heartbeats, HTTP leader discovery): its seeds
 	// must then be https:// URLs.
@@ -74,7 +78,7 @@ func OpenIngest(cfg IngestConfig) (*IngestNode, error) {
 		cfg.Logger = slog.Default()
 	}
 	n := &IngestNode{
-		cfg: cfg, peers: newPeers(cfg.ClusterKey, peerCredentials(cfg.ClusterTLS, anyHTTPS(cfg.Seeds))), http: peerHTTPClient(cfg.ClusterTLS),
+		cfg: cfg, peers: newPeers(cfg.Key, peerCredentials(cfg.ClusterTLS, anyHTTPS(cfg.Seeds))), http: peerHTTPClient(cfg.ClusterTLS),
 		kick: make(chan struct{}, 1), grpcOf: map[string]string{}, sources: map[string]*pb.SourceConfig{},
 	}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
@@ -201,7 +205,7 @@ func (n *IngestNode) discover() {
 		if err != nil {
 			continue
 		}
-		req.Header.Set("Authorization", "Bearer "+n.cfg.ClusterKey)
+		req.Header.Set("Authorization", "Bearer "+n.cfg.Key)
 		resp, err := n.http.Do(req)
 		if err != nil {
 			continue

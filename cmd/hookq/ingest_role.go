@@ -34,15 +34,16 @@ func runIngestNode(ctx context.Context, c serveConfig, log *slog.Logger) error {
 	if len(seeds) == 0 {
 		return fmt.Errorf("--role ingest needs --seeds")
 	}
-	if c.clusterKey == "" {
-		return fmt.Errorf("--role ingest needs --cluster-key (or --admin-token)")
+	key, err := ingestCredential(c, log)
+	if err != nil {
+		return err
 	}
 	ln, err := net.Listen("tcp", c.httpAddr)
 	if err != nil {
 		return fmt.Errorf("http listen: %w", err)
 	}
 	n, err := broker.OpenIngest(broker.IngestConfig{
-		NodeID: c.nodeID, HTTPAddr: advertised(ln.Addr(), hostPort()), Seeds: seeds, ClusterKey: c.clusterKey, Logger: log,
+		NodeID: c.nodeID, HTTPAddr: advertised(ln.Addr(), hostPort()), Seeds: seeds, Key: key, Logger: log,
 	})
 	if err != nil {
 		ln.Close()

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -33,6 +34,12 @@ type serveConfig struct {
 	role       string
 	seeds      string
 	logLevel   string
+
+	// ingestKey, and the --*-file forms of the secrets (see secrets.go).
+	ingestKey      string
+	adminTokenFile string
+	clusterKeyFile string
+	ingestKeyFile  string
 }
 
 func (c *serveConfig) flags(fs *flag.FlagSet) {
@@ -46,7 +53,11 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.peers, "peers", "", "initial voters id=raftaddr,... (identical on every initial voter)")
 	fs.StringVar(&c.join, "join", "", "HTTP URL of a running cluster to join as a fresh node")
 	fs.StringVar(&c.adminToken, "admin-token", "", "bearer token with the admin scope")
-	fs.StringVar(&c.clusterKey, "cluster-key", "", "shared secret for node-to-node calls (default: the admin token)")
+	fs.StringVar(&c.clusterKey, "cluster-key", "", "shared secret for node-to-node calls between voters (default: the admin token)")
+	fs.StringVar(&c.ingestKey, "ingest-key", "", "secret of ingest nodes: voters accept it for source configs and enqueues only; ingest nodes present it (default there: the cluster key)")
+	fs.StringVar(&c.adminTokenFile, "admin-token-file", "", "read --admin-token from this file (keeps it out of ps)")
+	fs.StringVar(&c.clusterKeyFile, "cluster-key-file", "", "read --cluster-key from this file")
+	fs.StringVar(&c.ingestKeyFile, "ingest-key-file", "", "read --ingest-key from this file")
 	fs.StringVar(&c.publicURL, "public-url", "", "base URL of the ack/nack/reject/extend URLs in meta (default http://<http-addr>)")
 	fs.StringVar(&c.role, "role", "voter", "voter | ingest")
 	fs.StringVar(&c.seeds, "seeds", "", "ingest role: HTTP URLs of cluster nodes, comma separated")
@@ -61,13 +72,22 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	fromCLI := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { fromCLI[f.Name] = true })
 	if err := applyEnv(fs); err != nil {
 		return err
 	}
 	explicit := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { explicit[f.Name] = true })
+	log, err := newLogger(c.logLevel, stderr)
+	if err != nil {
+		return err
+	}
+	if err := resolveSecrets(&c, fromCLI, log); err != nil {
+		return err
+	}
 	if c.dev {
-		if !explicit["admin-token"] && os.Getenv("HOOKQ_ADMIN_TOKEN") == "" {
+		if c.adminToken == "" && !explicit["admin-token"] {
 			c.adminToken = "dev"
 		}
 		if !explicit["node-id"] && os.Getenv("HOOKQ_NODE_ID") == "" {
@@ -77,10 +97,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if c.clusterKey == "" {
 		c.clusterKey = c.adminToken
 	}
-	log, err := newLogger(c.logLevel, stderr)
-	if err != nil {
-		return err
-	}
+	// Everything the node creates from here on (Pebble, the Raft log,
+	// snapshots) is private to its user.
+	restrictUmask()
 	switch c.role {
 	case "voter":
 	case "ingest":
@@ -90,6 +109,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	peers, err := parsePeers(c.peers)
 	if err != nil {
+		return err
+	}
+	credentialNotes(c, len(peers) > 1 || c.join != "", log)
+	if err := privateDataDir(c.dataDir, log); err != nil {
 		return err
 	}
 
@@ -111,7 +134,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		grpcLn.Close()
 		return err
 	}
-	gs := grpc.NewServer(grpc.UnaryInterceptor(broker.AuthInterceptor(c.clusterKey)))
+	gs := grpc.NewServer(grpc.UnaryInterceptor(broker.NodeAuth{ClusterKey: c.clusterKey, IngestKey: c.ingestKey}.UnaryInterceptor()))
 	b.RegisterGRPC(gs)
 	go func() {
 		if err := gs.Serve(grpcLn); err != nil {
@@ -119,7 +142,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}()
 	srv := api.New(api.Config{
-		HTTPAddr: httpLn.Addr().String(), PublicURL: c.publicURL, AdminToken: c.adminToken, ClusterKey: c.clusterKey, Logger: log,
+		HTTPAddr: httpLn.Addr().String(), PublicURL: c.publicURL, AdminToken: c.adminToken, ClusterKey: c.clusterKey, IngestKey: c.ingestKey, Logger: log,
 	}, b)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(httpLn) }()
@@ -133,7 +156,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if err := setupDev(ctx, b); err != nil {
 			log.Error("dev setup", "err", err)
 		} else {
-			printDevHelp(stdout, httpLn.Addr().String())
+			printDevHelp(stdout, httpLn.Addr().String(), c.adminToken, c.dataDir)
 		}
 	}
 
@@ -232,16 +255,27 @@ func setupDev(ctx context.Context, b *broker.Broker) error {
 	return nil
 }
 
-func printDevHelp(w io.Writer, addr string) {
+// printDevHelp prints how to use a --dev node, with the admin token and
+// data dir in effect.
+func printDevHelp(w io.Writer, addr, token, dataDir string) {
+	if abs, err := filepath.Abs(dataDir); err == nil {
+		dataDir = abs
+	}
+	auth := shellQuote("Authorization: Bearer " + token)
 	fmt.Fprintf(w, `
-hookq dev node ready on http://%[1]s  (admin token: dev, data: ./hookq-data)
+hookq dev node ready on http://%[1]s  (admin token: %[2]s, data: %[3]s)
 
   # post a webhook to source "demo" (feeds queue "demo")
   curl -i -X POST http://%[1]s/hooks/demo -H 'Content-Type: application/json' -d '{"hello":"world"}'
   # fetch it (meta with ready-made ack/nack URLs is in X-Hookq-Meta)
-  curl -i -H 'Authorization: Bearer dev' 'http://%[1]s/v1/queues/demo/next?wait=5s'
+  curl -i -H %[4]s 'http://%[1]s/v1/queues/demo/next?wait=5s'
   # ack it with the deliveryId from the meta
-  curl -i -X POST -H 'Authorization: Bearer dev' http://%[1]s/v1/queues/demo/deliveries/<deliveryId>/ack
+  curl -i -X POST -H %[4]s http://%[1]s/v1/queues/demo/deliveries/<deliveryId>/ack
 
-`, addr)
+`, addr, token, dataDir, auth)
+}
+
+// shellQuote quotes s for a POSIX shell.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

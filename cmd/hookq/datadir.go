@@ -1,0 +1,50 @@
+package main
+
+import (
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+)
+
+// privateDataDir makes dir private before anything opens it: created 0700
+// if missing; if it exists, every directory and file under it that other
+// users may read or write loses its group and other bits (logged). With
+// the umask of restrictUmask, what the node creates later is private too.
+func privateDataDir(dir string, log *slog.Logger) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	root, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	tightened := 0
+	err = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.Type()&fs.ModeSymlink != 0 {
+			return nil // never follow (or chmod through) a link
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+			if err := os.Chmod(path, perm&^0o077); err != nil {
+				return err
+			}
+			tightened++
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("data dir: making it private: %w", err)
+	}
+	if tightened > 0 {
+		log.Warn("data dir was open to other users: removed group and other permissions", "dir", dir, "paths", tightened)
+	}
+	return nil
+}
