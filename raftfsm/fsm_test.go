@@ -13,7 +13,6 @@ import (
 	"github.com/hookq/hookq/raftfsm"
 	"github.com/hookq/hookq/storage"
 	st "github.com/hookq/hookq/storage/storagetest"
-	"google.golang.org/protobuf/encoding/protowire"
 )
 
 func TestSameLogYieldsIdenticalBytes(t *testing.T) {
@@ -172,74 +171,6 @@ func TestRestoreOfGarbageFailsAndKeepsState(t *testing.T) {
 	}
 	if digest(t, f.Store()) != want {
 		t.Errorf("failed restore changed the state")
-	}
-}
-
-// mustPanic runs fn and returns the panic message, failing without one.
-// The FSM that panicked is abandoned (its batch holds the store's read
-// lock, as in production where the panic ends the process).
-func mustPanic(t *testing.T, fn func()) string {
-	t.Helper()
-	var msg any
-	func() {
-		defer func() { msg = recover() }()
-		fn()
-	}()
-	if msg == nil {
-		t.Fatalf("no panic")
-	}
-	return strings.ToLower(strings.TrimSpace(toString(msg)))
-}
-
-func toString(v any) string {
-	if s, ok := v.(string); ok {
-		return s
-	}
-	if e, ok := v.(error); ok {
-		return e.Error()
-	}
-	return "non-string panic"
-}
-
-// abandonedFSM is an FSM over a store that is never closed: a panic inside
-// ApplyBatch leaves its batch open.
-func abandonedFSM(t *testing.T) *raftfsm.FSM {
-	s, err := storage.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return raftfsm.New(s, nil)
-}
-
-func TestUnknownOpTypePanics(t *testing.T) {
-	// An op with no kind, and an op carrying a field number this build does
-	// not know (a newer leader's op type).
-	unknownField := protowire.AppendTag(nil, 99, protowire.BytesType)
-	unknownField = protowire.AppendBytes(unknownField, []byte("future"))
-	cmd := protowire.AppendTag(nil, 1, protowire.VarintType)
-	cmd = protowire.AppendVarint(cmd, uint64(st.T0))
-	cmd = protowire.AppendTag(cmd, 2, protowire.BytesType)
-	cmd = protowire.AppendBytes(cmd, unknownField)
-	for name, l := range map[string]*raft.Log{
-		"empty op":         cmdLog(t, 1, st.T0, &pb.Op{}),
-		"unknown op field": {Index: 1, Type: raft.LogCommand, Data: cmd},
-	} {
-		t.Run(name, func(t *testing.T) {
-			f := abandonedFSM(t)
-			msg := mustPanic(t, func() { f.ApplyBatch([]*raft.Log{l}) })
-			if !strings.Contains(msg, "unknown op") {
-				t.Errorf("panic %q does not name an unknown op", msg)
-			}
-		})
-	}
-}
-
-func TestUndecodableCommandPanics(t *testing.T) {
-	f := abandonedFSM(t)
-	bad := &raft.Log{Index: 7, Type: raft.LogCommand, Data: []byte{0x12, 0xff, 0xff, 0xff}}
-	msg := mustPanic(t, func() { f.ApplyBatch([]*raft.Log{bad}) })
-	if !strings.Contains(msg, "undecodable") || !strings.Contains(msg, "7") {
-		t.Errorf("panic %q does not name the undecodable entry 7", msg)
 	}
 }
 

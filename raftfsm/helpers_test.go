@@ -2,6 +2,7 @@ package raftfsm_test
 
 import (
 	"bytes"
+	"log/slog"
 	"testing"
 
 	"github.com/hashicorp/raft"
@@ -13,9 +14,10 @@ import (
 )
 
 // mustFSM returns an FSM over a fresh store closed at the end of the test.
+// It logs nothing (tests that check logging pass their own logger).
 func mustFSM(tb testing.TB) *raftfsm.FSM {
 	tb.Helper()
-	return raftfsm.New(st.MustOpen(tb), nil)
+	return raftfsm.NewWithOptions(st.MustOpen(tb), raftfsm.Options{Logger: slog.New(slog.DiscardHandler)})
 }
 
 // cmdLog encodes ops as the command of Raft entry index at leader time now.

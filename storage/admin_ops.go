@@ -27,6 +27,9 @@ func DLQDefaults(parent *pb.QueueConfig) *pb.QueueConfig {
 // PutQueue creates or replaces a queue's settings; a new queue's
 // dead-letter queue is created with it when missing.
 func (t *Txn) PutQueue(op *pb.PutQueue) Result {
+	if err := checkPutQueue(op); err != nil {
+		return Result{Err: err}
+	}
 	if t.deadLetterCycle(op.Name, op.Config.GetDeadLetterQueue()) {
 		return Result{Err: ErrDeadLetterCycle}
 	}
@@ -70,6 +73,9 @@ func (t *Txn) deadLetterCycle(q, dlq string) bool {
 
 // DeleteQueue drops a queue, all its messages, and its name from sources.
 func (t *Txn) DeleteQueue(op *pb.DeleteQueue) Result {
+	if op == nil {
+		return Result{Err: invalid("empty delete queue")}
+	}
 	if _, ok := t.queue(op.Name); !ok {
 		return Result{Err: ErrQueueNotFound}
 	}
@@ -111,6 +117,9 @@ func (t *Txn) DeleteQueue(op *pb.DeleteQueue) Result {
 
 // PutSource creates or replaces a source; every queue it feeds must exist.
 func (t *Txn) PutSource(op *pb.PutSource) Result {
+	if err := checkPutSource(op); err != nil {
+		return Result{Err: err}
+	}
 	for _, q := range op.Config.Queues {
 		if _, ok := t.queue(q); !ok {
 			return Result{Err: ErrQueueNotFound}
@@ -132,6 +141,9 @@ func (t *Txn) PutSource(op *pb.PutSource) Result {
 
 // DeleteSource drops a source (its dedup entries expire on their own).
 func (t *Txn) DeleteSource(op *pb.DeleteSource) Result {
+	if op == nil {
+		return Result{Err: invalid("empty delete source")}
+	}
 	if _, ok, _ := getBytes(t.b, cfgKey(pSourceCfg, op.Name)); !ok {
 		return Result{Err: ErrSourceNotFound}
 	}
@@ -141,6 +153,9 @@ func (t *Txn) DeleteSource(op *pb.DeleteSource) Result {
 
 // PutToken stores a new token; names are unique.
 func (t *Txn) PutToken(op *pb.PutToken) Result {
+	if op.GetToken() == nil {
+		return Result{Err: invalid("put token without a token")}
+	}
 	tok := proto.Clone(op.Token).(*pb.TokenRecord)
 	if _, ok, _ := getBytes(t.b, cfgKey(pToken, tok.Name)); ok {
 		return Result{Err: ErrTokenExists}
@@ -153,6 +168,9 @@ func (t *Txn) PutToken(op *pb.PutToken) Result {
 
 // DeleteToken revokes a token.
 func (t *Txn) DeleteToken(op *pb.DeleteToken) Result {
+	if op == nil {
+		return Result{Err: invalid("empty delete token")}
+	}
 	tok := &pb.TokenRecord{}
 	ok, err := getProto(t.b, cfgKey(pToken, op.Name), tok)
 	if err != nil {
@@ -168,6 +186,9 @@ func (t *Txn) DeleteToken(op *pb.DeleteToken) Result {
 
 // PutNode records a node's addresses.
 func (t *Txn) PutNode(op *pb.PutNode) Result {
+	if op.GetNode() == nil {
+		return Result{Err: invalid("put node without a node")}
+	}
 	_, exists, _ := getBytes(t.b, cfgKey(pNode, op.Node.Id))
 	t.set(cfgKey(pNode, op.Node.Id), marshal(op.Node))
 	return Result{Created: !exists}
@@ -175,6 +196,9 @@ func (t *Txn) PutNode(op *pb.PutNode) Result {
 
 // DeleteNode forgets a node.
 func (t *Txn) DeleteNode(op *pb.DeleteNode) Result {
+	if op == nil {
+		return Result{Err: invalid("empty delete node")}
+	}
 	if _, ok, _ := getBytes(t.b, cfgKey(pNode, op.Id)); !ok {
 		return Result{Err: ErrNodeNotFound}
 	}
@@ -232,6 +256,9 @@ func (t *Txn) selectMessages(q string, ids []string, keep func(*pb.MessageRecord
 // Redrive moves ready or delayed dead-lettered messages of a DLQ back to
 // their origin queues with attempts reset.
 func (t *Txn) Redrive(op *pb.Redrive) Result {
+	if op == nil {
+		return Result{Err: invalid("empty redrive")}
+	}
 	if _, ok := t.queue(op.Queue); !ok {
 		return Result{Err: ErrQueueNotFound}
 	}
@@ -275,6 +302,9 @@ func (t *Txn) Redrive(op *pb.Redrive) Result {
 // Replay enqueues new copies (new messageId, replayOf set) of messages q
 // still holds: those named, or those received in [since, until).
 func (t *Txn) Replay(op *pb.Replay) Result {
+	if err := checkReplay(op); err != nil {
+		return Result{Err: err}
+	}
 	if _, ok := t.queue(op.Queue); !ok {
 		return Result{Err: ErrQueueNotFound}
 	}
@@ -309,6 +339,9 @@ func (t *Txn) Replay(op *pb.Replay) Result {
 // Purge removes every ready, delayed and in-flight message of q; their
 // leases end (settling them answers lease_expired).
 func (t *Txn) Purge(op *pb.Purge) Result {
+	if op == nil {
+		return Result{Err: invalid("empty purge")}
+	}
 	if _, ok := t.queue(op.Queue); !ok {
 		return Result{Err: ErrQueueNotFound}
 	}

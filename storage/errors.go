@@ -19,6 +19,12 @@ var (
 	ErrDeadLetterCycle  = errors.New("storage: dead-letter queues would form a cycle")
 )
 
+// ErrInvalidOp answers an operation no valid proposer builds (a missing
+// part, a name the key layout cannot hold, a number out of range): it was
+// applied as a no-op. The broker validates before proposing, so only a
+// forged or foreign log entry gets it; see check.go.
+var ErrInvalidOp = errors.New("storage: invalid operation")
+
 // ErrEntryFull means one Raft entry tried to create more messages than a
 // seq can number; the broker's batch bounds make it unreachable.
 var ErrEntryFull = errors.New("storage: too many messages in one entry")

@@ -58,6 +58,9 @@ type SettleResult struct {
 // Enqueue appends a webhook to each of its queues, or answers the first
 // messageId when its dedup key was seen inside the window.
 func (t *Txn) Enqueue(op *pb.Enqueue) EnqueueResult {
+	if err := checkEnqueue(op); err != nil {
+		return EnqueueResult{Err: err}
+	}
 	var prior *pb.DedupRecord
 	if op.DedupKey != "" {
 		d := &pb.DedupRecord{}
@@ -98,7 +101,7 @@ func (t *Txn) Enqueue(op *pb.Enqueue) EnqueueResult {
 		if prior != nil {
 			t.del(dedupExpKey(prior.ExpiresUnixNano, op.Source, op.DedupKey))
 		}
-		exp := t.now + op.DedupWindowNanos
+		exp := addSat(t.now, op.DedupWindowNanos)
 		t.set(dedupKey(op.Source, op.DedupKey), marshal(&pb.DedupRecord{MessageId: id, ExpiresUnixNano: exp}))
 		t.set(dedupExpKey(exp, op.Source, op.DedupKey), nil)
 	}
@@ -171,6 +174,9 @@ func sortCandidates(c []candidate) {
 
 // Lease leases up to len(op.DeliveryRands) available messages of a queue.
 func (t *Txn) Lease(op *pb.Lease) LeaseResult {
+	if err := checkLease(op); err != nil {
+		return LeaseResult{Err: err}
+	}
 	cfg, ok := t.queue(op.Queue)
 	if !ok {
 		return LeaseResult{Err: ErrQueueNotFound}
@@ -246,7 +252,7 @@ func (t *Txn) leaseOne(q string, rec *pb.MessageRecord, rnd []byte, vis int64, a
 	st.Pending--
 	st.Delivered++
 	rec.Attempts++
-	d := &pb.DeliveryRecord{Rand: rnd, Attempt: rec.Attempts, LeasedUnixNano: t.now, LeaseUntilUnixNano: t.now + vis}
+	d := &pb.DeliveryRecord{Rand: rnd, Attempt: rec.Attempts, LeasedUnixNano: t.now, LeaseUntilUnixNano: addSat(t.now, vis)}
 	rec.Deliveries = append(rec.Deliveries, d)
 	if len(rec.Deliveries) > maxHistory {
 		rec.Deliveries = rec.Deliveries[len(rec.Deliveries)-maxHistory:]
@@ -277,6 +283,9 @@ func (t *Txn) markAcked(q string, rec *pb.MessageRecord) {
 
 // Settle applies ack/nack/reject/extend items to deliveries of one queue.
 func (t *Txn) Settle(op *pb.Settle) SettleResult {
+	if op == nil {
+		return SettleResult{Err: invalid("empty settle")}
+	}
 	cfg, ok := t.queue(op.Queue)
 	if !ok {
 		return SettleResult{Err: ErrQueueNotFound}
@@ -289,6 +298,9 @@ func (t *Txn) Settle(op *pb.Settle) SettleResult {
 }
 
 func (t *Txn) settleOne(q string, cfg *pb.QueueConfig, it *pb.SettleItem) SettleItemResult {
+	if err := checkSettleItem(it); err != nil {
+		return SettleItemResult{DeliveryID: it.GetDeliveryId(), Err: err}
+	}
 	res := SettleItemResult{DeliveryID: it.DeliveryId}
 	seq, attempt, rnd, ok := parseDeliveryID(it.DeliveryId)
 	if !ok {
@@ -318,7 +330,7 @@ func (t *Txn) settleOne(q string, cfg *pb.QueueConfig, it *pb.SettleItem) Settle
 	}
 	leaseKey := indexKey(pLeased, q, rec.AvailableUnixNano, rec.Seq)
 	if it.Action == pb.SettleAction_EXTEND {
-		until := min(t.now+max(it.VisibilityNanos, 0), d.LeasedUnixNano+MaxLease)
+		until := min(addSat(t.now, max(it.VisibilityNanos, 0)), addSat(d.LeasedUnixNano, MaxLease))
 		t.del(leaseKey)
 		rec.AvailableUnixNano, d.LeaseUntilUnixNano = until, until
 		t.set(indexKey(pLeased, q, until, rec.Seq), nil)
@@ -346,7 +358,7 @@ func (t *Txn) settleOne(q string, cfg *pb.QueueConfig, it *pb.SettleItem) Settle
 			delay = backoff(cfg, rec.Attempts)
 		}
 		rec.State = pb.MessageState_PENDING
-		rec.AvailableUnixNano = t.now + max(delay, 0)
+		rec.AvailableUnixNano = addSat(t.now, max(delay, 0))
 		t.set(indexKey(pReady, q, rec.AvailableUnixNano, rec.Seq), nil)
 		t.putMessage(q, rec)
 		st.Pending++

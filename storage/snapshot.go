@@ -9,12 +9,22 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 
 	"github.com/cockroachdb/pebble/v2"
 )
 
 // snapshotMagic opens every snapshot stream; the version is part of it.
 const snapshotMagic = "hookq-snapshot-v1\n"
+
+// maxSnapshotField bounds one key or value of a snapshot stream: far above
+// the largest record (a body: 16 MiB at most), so a corrupt length fails
+// the restore instead of allocating. Fields are read in chunks, so memory
+// grows with the bytes actually present, never with the claimed length.
+const (
+	maxSnapshotField = 256 << 20
+	fieldChunk       = 1 << 20
+)
 
 // Snapshot is a point-in-time view of the store, cheap to take; WriteTo
 // streams it as length-prefixed key/value records.
@@ -87,6 +97,10 @@ func (s *Store) Restore(r io.Reader) error {
 	s.mu.RLock()
 	gen := s.gen + 1
 	s.mu.RUnlock()
+	br := bufio.NewReaderSize(r, 1<<20)
+	if err := readMagic(br); err != nil {
+		return err
+	}
 	path := genDir(s.dir, gen)
 	if err := os.RemoveAll(path); err != nil {
 		return fmt.Errorf("storage: restore: %w", err)
@@ -95,7 +109,7 @@ func (s *Store) Restore(r io.Reader) error {
 	if err != nil {
 		return err
 	}
-	if err := load(db, bufio.NewReaderSize(r, 1<<20)); err != nil {
+	if err := load(db, br); err != nil {
 		db.Close()
 		os.RemoveAll(path)
 		return err
@@ -116,28 +130,20 @@ func (s *Store) Restore(r io.Reader) error {
 	return os.RemoveAll(genDir(s.dir, oldGen))
 }
 
-func load(db *pebble.DB, r *bufio.Reader) error {
+func readMagic(r *bufio.Reader) error {
 	magic := make([]byte, len(snapshotMagic))
 	if _, err := io.ReadFull(r, magic); err != nil || string(magic) != snapshotMagic {
 		return fmt.Errorf("storage: restore: not a hookq snapshot")
 	}
+	return nil
+}
+
+// load writes the records after the magic into db.
+func load(db *pebble.DB, r *bufio.Reader) error {
 	b := db.NewBatch()
-	for {
-		k, err := readField(r)
-		if err != nil {
-			b.Close()
-			return err
-		}
-		if k == nil {
-			break
-		}
-		v, err := readField(r)
-		if err != nil {
-			b.Close()
-			return err
-		}
+	defer func() { b.Close() }()
+	err := readRecords(r, func(k, v []byte) error {
 		if err := b.Set(k, v, nil); err != nil {
-			b.Close()
 			return fmt.Errorf("storage: restore: %w", err)
 		}
 		if b.Len() >= 4<<20 {
@@ -147,12 +153,33 @@ func load(db *pebble.DB, r *bufio.Reader) error {
 			b.Close()
 			b = db.NewBatch()
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
-	defer b.Close()
 	if err := b.Commit(pebble.NoSync); err != nil {
 		return fmt.Errorf("storage: restore: %w", err)
 	}
 	return nil
+}
+
+// readRecords calls put for each record after the magic, up to the zero
+// length that ends the stream.
+func readRecords(r *bufio.Reader, put func(k, v []byte) error) error {
+	for {
+		k, err := readField(r)
+		if err != nil || k == nil {
+			return err
+		}
+		v, err := readField(r)
+		if err != nil {
+			return err
+		}
+		if err := put(k, v); err != nil {
+			return err
+		}
+	}
 }
 
 // readField reads one length-prefixed field; a zero length key ends the
@@ -165,12 +192,17 @@ func readField(r *bufio.Reader) ([]byte, error) {
 	if n == 0 {
 		return nil, nil
 	}
-	if n > 1<<30 {
+	if n > maxSnapshotField {
 		return nil, errors.New("storage: restore: corrupt snapshot record")
 	}
-	buf := make([]byte, n)
-	if _, err := io.ReadFull(r, buf); err != nil {
-		return nil, fmt.Errorf("storage: restore: truncated snapshot: %w", err)
+	buf := make([]byte, 0, min(n, fieldChunk))
+	for uint64(len(buf)) < n {
+		m := min(n-uint64(len(buf)), fieldChunk)
+		buf = slices.Grow(buf, int(m))
+		if _, err := io.ReadFull(r, buf[len(buf):len(buf)+int(m)]); err != nil {
+			return nil, fmt.Errorf("storage: restore: truncated snapshot: %w", err)
+		}
+		buf = buf[:len(buf)+int(m)]
 	}
 	return buf, nil
 }
@@ -180,8 +212,19 @@ func readField(r *bufio.Reader) ([]byte, error) {
 func (s *Store) Digest() (string, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
+	return digest(s.db)
+}
+
+// Digest is the Store.Digest the store would have if the transaction
+// committed now (for comparing replicas without committing).
+func (t *Txn) Digest() (string, error) {
+	t.writeMeta()
+	return digest(t.b)
+}
+
+func digest(r pebble.Reader) (string, error) {
 	h := sha256.New()
-	it, err := s.db.NewIter(nil)
+	it, err := r.NewIter(nil)
 	if err != nil {
 		return "", err
 	}

@@ -13,6 +13,9 @@ import (
 // entries: at most limit items of each kind. Count is the items handled;
 // a Count of limit or more means more may be due.
 func (t *Txn) Sweep(op *pb.Sweep) Result {
+	if err := checkSweep(op); err != nil {
+		return Result{Err: err}
+	}
 	limit := int(op.Limit)
 	if limit <= 0 {
 		limit = 1000
@@ -70,7 +73,7 @@ func (t *Txn) sweepLeases(q string, cfg *pb.QueueConfig, limit int) int64 {
 }
 
 func (t *Txn) sweepGC(q string, cfg *pb.QueueConfig, limit int) int64 {
-	due := t.dueEntries(pGC, q, t.now-cfg.RetentionNanos, limit)
+	due := t.dueEntries(pGC, q, gcBefore(t.now, cfg), limit)
 	for _, c := range due {
 		rec, ok := t.message(q, c.seq)
 		if ok && rec.State == pb.MessageState_ACKED {
@@ -81,6 +84,11 @@ func (t *Txn) sweepGC(q string, cfg *pb.QueueConfig, limit int) int64 {
 		t.del(indexKey(pGC, q, c.at, c.seq))
 	}
 	return int64(len(due))
+}
+
+// gcBefore is the newest settle time of q's messages due for collection.
+func gcBefore(now int64, cfg *pb.QueueConfig) int64 {
+	return addSat(now, -max(cfg.RetentionNanos, 0))
 }
 
 func (t *Txn) sweepDedup(limit int) int64 {
@@ -126,7 +134,7 @@ func (s *Store) SweepDue(now int64) bool {
 			return true
 		}
 		due = s.firstBelow(queuePrefix(pLeased, q), now) ||
-			s.firstBelow(queuePrefix(pGC, q), now-cfg.RetentionNanos)
+			s.firstBelow(queuePrefix(pGC, q), gcBefore(now, cfg))
 		return !due
 	})
 	return due

@@ -74,6 +74,16 @@ func (t *Txn) Woken() []string {
 func (t *Txn) Commit() error {
 	defer t.s.mu.RUnlock()
 	defer t.b.Close()
+	t.writeMeta()
+	if err := t.b.Commit(pebble.NoSync); err != nil {
+		return fmt.Errorf("storage: commit: %w", err)
+	}
+	return nil
+}
+
+// writeMeta writes the stats touched, the applied index and the clock into
+// the batch (again at each call: later operations may change them).
+func (t *Txn) writeMeta() {
 	names := make([]string, 0, len(t.stats))
 	for q := range t.stats {
 		names = append(names, q)
@@ -86,14 +96,13 @@ func (t *Txn) Commit() error {
 	}
 	t.set(keyApplied, binary.BigEndian.AppendUint64(nil, t.index))
 	t.set(keyTime, binary.BigEndian.AppendUint64(nil, uint64(t.now)))
-	if err := t.b.Commit(pebble.NoSync); err != nil {
-		return fmt.Errorf("storage: commit: %w", err)
-	}
-	return nil
 }
 
-// Discard abandons the transaction.
+// Discard abandons the transaction. Its scans may have raised scan hints
+// past keys that only its batch deleted: drop every hint (scans then start
+// from their index's beginning until raised again).
 func (t *Txn) Discard() {
+	t.s.heads.reset()
 	t.b.Close()
 	t.s.mu.RUnlock()
 }
