@@ -24,6 +24,9 @@ type joinBody struct {
 
 // handleJoin: POST /v1/cluster/join — add a fresh node as a voter.
 func (s *Server) handleJoin(w http.ResponseWriter, r *http.Request) {
+	if !s.voterCertOK(w, r) {
+		return
+	}
 	if _, ok := s.authorize(w, r, "admin", ""); !ok {
 		return
 	}

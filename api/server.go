@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"log/slog"
 	"net"
@@ -33,6 +34,11 @@ type Config struct {
 	Logger    *slog.Logger
 	// Registry receives the API's metrics (default: a new registry).
 	Registry *prometheus.Registry
+	// TLS, when set, makes Serve speak HTTPS with it (see tlsutil.Listener)
+	// and the default PublicURL https://. ClusterTLS says the cluster uses
+	// mutual TLS: joining then needs a voter certificate (voterCertOK).
+	TLS        *tls.Config
+	ClusterTLS bool
 
 	ingestOnly bool // set by NewIngestOnly
 }
@@ -60,6 +66,9 @@ func New(cfg Config, backend Backend) *Server {
 	}
 	s := &Server{cfg: cfg, b: backend, log: cfg.Logger, mux: http.NewServeMux(), streams: newStreamSet()}
 	s.base = publicBase(cfg.PublicURL, cfg.HTTPAddr)
+	if cfg.PublicURL == "" && cfg.TLS != nil {
+		s.base = "https://" + strings.TrimPrefix(s.base, "http://")
+	}
 	s.metrics = newMetrics(cfg.Registry)
 	s.routes()
 	// Built here, not in Serve, so Shutdown never races Serve and a
@@ -70,6 +79,7 @@ func New(cfg Config, backend Backend) *Server {
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		TLSConfig:         cfg.TLS,
 	}
 	return s
 }
@@ -125,9 +135,16 @@ func (s *Server) handleReady(w http.ResponseWriter, _ *http.Request) {
 // ServeHTTP makes Server an http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
 
-// Serve serves on l until Shutdown.
+// Serve serves on l (HTTPS when Config.TLS is set) until Shutdown.
 func (s *Server) Serve(l net.Listener) error {
-	err := s.srv.Serve(l)
+	var err error
+	if s.srv.TLSConfig != nil {
+		// The server runs the handshake itself, so plain HTTP sent to
+		// this port is answered 400 and the connection closed.
+		err = s.srv.ServeTLS(l, "", "")
+	} else {
+		err = s.srv.Serve(l)
+	}
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/hookq/hookq/api"
 	"github.com/hookq/hookq/broker"
+	"github.com/hookq/hookq/internal/tlsutil"
 )
 
 // hostPort is this machine's hostname as a host:port, for advertising.
@@ -38,19 +39,29 @@ func runIngestNode(ctx context.Context, c serveConfig, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	tlsSet, err := loadTLS(c.tls, log)
+	if err != nil {
+		return err
+	}
+	if err := tlsSet.checkPeerURLs("--seeds", seeds...); err != nil {
+		return err
+	}
+	tlsSet.warnPlaintext(log, []string{c.httpAddr}, nil)
+	tlsSet.reload(ctx, log)
 	ln, err := net.Listen("tcp", c.httpAddr)
 	if err != nil {
 		return fmt.Errorf("http listen: %w", err)
 	}
 	n, err := broker.OpenIngest(broker.IngestConfig{
 		NodeID: c.nodeID, HTTPAddr: advertised(ln.Addr(), hostPort()), Seeds: seeds, Key: key, Logger: log,
+		ClusterTLS: tlsSet.cluster,
 	})
 	if err != nil {
 		ln.Close()
 		return err
 	}
 	defer n.Close()
-	srv := api.NewIngestOnly(api.Config{HTTPAddr: ln.Addr().String(), Logger: log}, n)
+	srv := api.NewIngestOnly(api.Config{HTTPAddr: ln.Addr().String(), Logger: log, TLS: tlsutil.Listener(tlsSet.public, nil)}, n)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	log.Info("hookq ingest node started", "node", c.nodeID, "http", ln.Addr().String(), "seeds", seeds)

@@ -13,13 +13,15 @@ import (
 
 // joinCluster asks the cluster at url to add this node as a voter,
 // retrying until it answers 2xx or ctx ends. A node that is already a
-// member is added again harmlessly (Raft treats it as a no-op).
-func joinCluster(ctx context.Context, log *slog.Logger, url, key, id, raftAddr, httpAddr, grpcAddr string) {
+// member is added again harmlessly (Raft treats it as a no-op). With
+// mutual TLS, client presents this node's cluster certificate (the
+// cluster refuses a join without one) and url is https.
+func joinCluster(ctx context.Context, log *slog.Logger, client *http.Client, url, key, id, raftAddr, httpAddr, grpcAddr string) {
 	body, _ := json.Marshal(map[string]string{"id": id, "raftAddr": raftAddr, "httpAddr": httpAddr, "grpcAddr": grpcAddr})
 	endpoint := strings.TrimRight(url, "/") + "/v1/cluster/join"
 	backoff := 200 * time.Millisecond
 	for {
-		err := postJoin(ctx, endpoint, key, body)
+		err := postJoin(ctx, client, endpoint, key, body)
 		if err == nil {
 			log.Info("joined cluster", "via", url)
 			return
@@ -36,7 +38,7 @@ func joinCluster(ctx context.Context, log *slog.Logger, url, key, id, raftAddr, 
 	}
 }
 
-func postJoin(ctx context.Context, endpoint, key string, body []byte) error {
+func postJoin(ctx context.Context, client *http.Client, endpoint, key string, body []byte) error {
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(body))
@@ -45,7 +47,7 @@ func postJoin(ctx context.Context, endpoint, key string, body []byte) error {
 	}
 	req.Header.Set("Authorization", "Bearer "+key)
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return err
 	}

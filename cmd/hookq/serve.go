@@ -34,6 +34,7 @@ type serveConfig struct {
 	role       string
 	seeds      string
 	logLevel   string
+	tls        tlsFlags
 
 	// ingestKey, and the --*-file forms of the secrets (see secrets.go).
 	ingestKey      string
@@ -51,7 +52,7 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.grpcAddr, "grpc-addr", "127.0.0.1:9090", "gRPC listen address")
 	fs.StringVar(&c.raftAddr, "raft-addr", "127.0.0.1:7000", "Raft TCP address (bind and advertise)")
 	fs.StringVar(&c.peers, "peers", "", "initial voters id=raftaddr,... (identical on every initial voter)")
-	fs.StringVar(&c.join, "join", "", "HTTP URL of a running cluster to join as a fresh node")
+	fs.StringVar(&c.join, "join", "", "HTTP(S) URL of a running cluster to join as a fresh node (https:// with --cluster-ca)")
 	fs.StringVar(&c.adminToken, "admin-token", "", "bearer token with the admin scope")
 	fs.StringVar(&c.clusterKey, "cluster-key", "", "shared secret for node-to-node calls between voters (default: the admin token)")
 	fs.StringVar(&c.ingestKey, "ingest-key", "", "secret of ingest nodes: voters accept it for source configs and enqueues only; ingest nodes present it (default there: the cluster key)")
@@ -60,8 +61,9 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.ingestKeyFile, "ingest-key-file", "", "read --ingest-key from this file")
 	fs.StringVar(&c.publicURL, "public-url", "", "base URL of the ack/nack/reject/extend URLs in meta (default http://<http-addr>)")
 	fs.StringVar(&c.role, "role", "voter", "voter | ingest")
-	fs.StringVar(&c.seeds, "seeds", "", "ingest role: HTTP URLs of cluster nodes, comma separated")
+	fs.StringVar(&c.seeds, "seeds", "", "ingest role: HTTP(S) URLs of cluster nodes, comma separated (https:// with --cluster-ca)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug | info | warn | error")
+	c.tls.flags(fs)
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -111,6 +113,15 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	tlsSet, err := loadTLS(c.tls, log)
+	if err != nil {
+		return err
+	}
+	if err := tlsSet.checkPeerURLs("--join", c.join); err != nil {
+		return err
+	}
+	tlsSet.warnPlaintext(log, []string{c.httpAddr, c.grpcAddr}, []string{c.raftAddr})
+	tlsSet.reload(ctx, log)
 	credentialNotes(c, len(peers) > 1 || c.join != "", log)
 	if err := privateDataDir(c.dataDir, log); err != nil {
 		return err
@@ -128,13 +139,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	b, err := broker.Open(broker.Config{
 		NodeID: c.nodeID, DataDir: c.dataDir, RaftAddr: c.raftAddr, HTTPAddr: advertised(httpLn.Addr(), c.raftAddr),
 		GRPCAddr: advertised(grpcLn.Addr(), c.raftAddr), Peers: peers, NoBootstrap: c.join != "", ClusterKey: c.clusterKey, Logger: log,
+		ClusterTLS: tlsSet.cluster, PublicTLS: tlsSet.public != nil,
 	})
 	if err != nil {
 		httpLn.Close()
 		grpcLn.Close()
 		return err
 	}
-	gs := grpc.NewServer(grpc.UnaryInterceptor(broker.NodeAuth{ClusterKey: c.clusterKey, IngestKey: c.ingestKey}.UnaryInterceptor()))
+	gs := grpc.NewServer(tlsSet.grpcOptions([]grpc.ServerOption{grpc.UnaryInterceptor(broker.NodeAuth{ClusterKey: c.clusterKey, IngestKey: c.ingestKey}.UnaryInterceptor())})...)
 	b.RegisterGRPC(gs)
 	go func() {
 		if err := gs.Serve(grpcLn); err != nil {
@@ -143,13 +155,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}()
 	srv := api.New(api.Config{
 		HTTPAddr: httpLn.Addr().String(), PublicURL: c.publicURL, AdminToken: c.adminToken, ClusterKey: c.clusterKey, IngestKey: c.ingestKey, Logger: log,
+		TLS: tlsSet.voterListener(), ClusterTLS: tlsSet.cluster != nil,
 	}, b)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(httpLn) }()
 	log.Info("hookq node started", "node", c.nodeID, "http", httpLn.Addr().String(), "grpc", grpcLn.Addr().String(),
 		"raft", c.raftAddr, "data", c.dataDir)
 	if c.join != "" {
-		go joinCluster(ctx, log, c.join, c.clusterKey, c.nodeID, c.raftAddr, advertised(httpLn.Addr(), c.raftAddr), advertised(grpcLn.Addr(), c.raftAddr))
+		go joinCluster(ctx, log, tlsSet.nodeClient(), c.join, c.clusterKey, c.nodeID, c.raftAddr, advertised(httpLn.Addr(), c.raftAddr), advertised(grpcLn.Addr(), c.raftAddr))
 	}
 
 	if c.dev {
