@@ -177,6 +177,12 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request, q string) 
 		s.writeError(w, r, err)
 		return
 	}
+	// A node cut off from the leader would stream nothing, which looks
+	// like an empty queue: refuse instead, and let the client retry.
+	if !s.b.Ready() {
+		s.writeError(w, r, fmt.Errorf("%w: this node has no leader", broker.ErrUnavailable))
+		return
+	}
 	if _, err := s.b.Queue(q); err != nil {
 		s.writeError(w, r, fmt.Errorf("queue %q: %w", q, err))
 		return

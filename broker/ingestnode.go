@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hookq/hookq/ingest"
 	"github.com/hookq/hookq/internal/tlsutil"
 	pb "github.com/hookq/hookq/proto/raftcmd"
 	"google.golang.org/grpc/codes"
@@ -53,6 +54,7 @@ type IngestNode struct {
 	lastOK     time.Time         // last heartbeat the leader answered
 	sources    map[string]*pb.SourceConfig
 	sourcesVer uint64
+	refresh    syncGroup // coalesces cache-miss reloads
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -126,13 +128,66 @@ func (n *IngestNode) Ready() bool {
 }
 
 // Source returns the cached config of a source.
+// A miss is confirmed with the leader before it is a 404: a source created
+// a moment ago is not in the cache until the next heartbeat, and a
+// provider takes a 404 as final. Without a leader the answer is 503.
 func (n *IngestNode) Source(name string) (*pb.SourceConfig, error) {
-	n.mu.RLock()
-	defer n.mu.RUnlock()
-	if c, ok := n.sources[name]; ok {
+	if c, ok := n.cached(name); ok {
+		return c, nil
+	}
+	if !ingest.ValidName(name) {
+		return nil, ErrSourceNotFound
+	}
+	if !n.Ready() {
+		return nil, fmt.Errorf("%w: no leader", ErrUnavailable)
+	}
+	if err := n.refresh.do(n.refreshSources); err != nil {
+		return nil, err
+	}
+	if c, ok := n.cached(name); ok {
 		return c, nil
 	}
 	return nil, ErrSourceNotFound
+}
+
+func (n *IngestNode) cached(name string) (*pb.SourceConfig, bool) {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	c, ok := n.sources[name]
+	return c, ok
+}
+
+// refreshSources reloads every source config from the leader.
+func (n *IngestNode) refreshSources() error {
+	_, addr, ok := n.leaderGRPC()
+	if !ok {
+		return fmt.Errorf("%w: no leader", ErrUnavailable)
+	}
+	c, err := n.peers.client(addr)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	ctx, cancel := context.WithTimeout(n.ctx, leaderSyncTimeout)
+	defer cancel()
+	if err := n.loadSources(ctx, c); err != nil {
+		return fmt.Errorf("%w: source configs from the leader: %v", ErrUnavailable, err)
+	}
+	return nil
+}
+
+func (n *IngestNode) loadSources(ctx context.Context, c pb.ClusterClient) error {
+	sr, err := c.Sources(n.peers.ctx(ctx), &pb.SourcesRequest{})
+	if err != nil {
+		return err
+	}
+	m := make(map[string]*pb.SourceConfig, len(sr.Sources))
+	for _, s := range sr.Sources {
+		m[s.Name] = s.Config
+	}
+	n.mu.Lock()
+	n.sources, n.sourcesVer = m, sr.Version
+	n.mu.Unlock()
+	return nil
 }
 
 // Enqueue forwards one webhook to the leader (batched with others).
@@ -184,17 +239,7 @@ func (n *IngestNode) beat() {
 	stale := resp.SourcesVersion != n.sourcesVer
 	n.mu.Unlock()
 	if stale {
-		sr, err := c.Sources(n.peers.ctx(ctx), &pb.SourcesRequest{})
-		if err != nil {
-			return
-		}
-		m := make(map[string]*pb.SourceConfig, len(sr.Sources))
-		for _, s := range sr.Sources {
-			m[s.Name] = s.Config
-		}
-		n.mu.Lock()
-		n.sources, n.sourcesVer = m, sr.Version
-		n.mu.Unlock()
+		_ = n.loadSources(ctx, c) // tried again on the next beat
 	}
 }
 
