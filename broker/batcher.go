@@ -288,6 +288,11 @@ func (b *Broker) finish(batch []*proposal, f raft.ApplyFuture) {
 		return
 	}
 	resp, ok := f.Response().(*raftfsm.Response)
+	if ok && resp.Err != nil {
+		// The state machine could not decode the entry and applied nothing.
+		fail(batch, fmt.Errorf("%w: %v", ErrBadRequest, resp.Err))
+		return
+	}
 	if !ok || len(resp.Results) != len(batch) {
 		fail(batch, fmt.Errorf("%w: unexpected apply response %T", ErrUnavailable, f.Response()))
 		return

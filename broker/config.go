@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/hookq/hookq/internal/tlsutil"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Config is one node's settings, filled by cmd/hookq from flags and env.
@@ -36,6 +37,9 @@ type Config struct {
 	Batch  BatchConfig
 	Raft   RaftTuning
 	Logger *slog.Logger
+	// Registry, if set, receives the node's metrics
+	// (hookq_fsm_rejected_ops_total); they are unregistered on Close.
+	Registry prometheus.Registerer
 }
 
 // BatchConfig bounds one Raft entry built by the leader batcher.

@@ -15,6 +15,7 @@ import (
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	"github.com/hookq/hookq/raftfsm"
 	"github.com/hookq/hookq/storage"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.etcd.io/bbolt"
 )
 
@@ -33,6 +34,7 @@ type Broker struct {
 	health    *healthTable
 	records   recordWriter
 	applied   appliedSignal
+	metrics   prometheus.Registerer // where the FSM's collector is registered
 	// leaderSync coalesces read-index round trips to the leader.
 	leaderSync syncGroup
 
@@ -71,7 +73,13 @@ func Open(cfg Config) (*Broker, error) {
 		return nil, err
 	}
 	b.store = store
-	b.fsm = raftfsm.New(store, b.waiters.notify)
+	b.fsm = raftfsm.NewWithOptions(store, raftfsm.Options{Notify: b.waiters.notify, Logger: cfg.Logger})
+	if cfg.Registry != nil {
+		if err := cfg.Registry.Register(b.fsm.Collector()); err != nil {
+			return nil, fmt.Errorf("broker: metrics: %w", err)
+		}
+		b.metrics = cfg.Registry
+	}
 
 	b.logs, err = raftboltdb.New(raftboltdb.Options{
 		Path:        filepath.Join(raftDir, "raft.db"),
@@ -260,6 +268,9 @@ func (b *Broker) closeStores() error {
 	}
 	if b.store != nil {
 		errs = append(errs, b.store.Close())
+	}
+	if b.metrics != nil {
+		b.metrics.Unregister(b.fsm.Collector())
 	}
 	return errors.Join(errs...)
 }
