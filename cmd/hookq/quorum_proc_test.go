@@ -44,7 +44,7 @@ func TestNewSourceIsNeverNotFoundOnFollower(t *testing.T) {
 	}
 }
 
-// Issue 8, finding 4 (SPEC: a node without a majority answers 503 to
+// Issue 8, finding 4 (docs/API.md §2.7: a node without a majority answers 503 to
 // leases): a node left alone answers 503 with Retry-After to next, lease
 // and stream on an empty queue, and to unknown names, instead of "empty"
 // or "not found".
