@@ -327,3 +327,37 @@ func TestMTLSClusterShutsOutForeignNodes(t *testing.T) {
 	}
 	brokertest.WaitConverged(t, nodes, 10*time.Second)
 }
+
+// Under mutual TLS the fault switch still cuts and heals a node, and a
+// fresh node with a certificate of the cluster CA joins and catches up.
+func TestMTLSClusterPartitionHealAndJoin(t *testing.T) {
+	if testing.Short() {
+		t.Skip("cluster test")
+	}
+	ca := tlstest.NewCA(t, "cluster")
+	nodes := brokertest.StartCluster(t, 3, brokertest.TLS(t, ca))
+	old := brokertest.WaitClusterLeader(t, nodes, 10*time.Second)
+	mustQueue(t, old.Broker, "q")
+	before := enqueue(t, old.Broker, "q", "before")
+
+	old.Partition(true)
+	leader := brokertest.WaitClusterLeader(t, followers(nodes, old), 15*time.Second)
+	after := enqueue(t, leader.Broker, "q", "after")
+	old.Partition(false)
+
+	n4 := brokertest.StartJoiner(t, "n4", brokertest.TLS(t, ca))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := leader.Join(ctx, &pb.NodeRecord{Id: "n4", RaftAddr: n4.Cfg.RaftAddr, HttpAddr: n4.Cfg.HTTPAddr, GrpcAddr: n4.Cfg.GRPCAddr}); err != nil {
+		t.Fatalf("join n4: %v", err)
+	}
+	all := append(nodes, n4)
+	brokertest.WaitConverged(t, all, 20*time.Second)
+	for _, n := range all {
+		for _, id := range []string{before, after} {
+			if _, _, err := n.Message("q", id); err != nil {
+				t.Fatalf("%s lacks %s: %v", n.NodeID(), id, err)
+			}
+		}
+	}
+}
