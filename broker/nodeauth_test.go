@@ -153,13 +153,20 @@ func TestIngestKeyMayOnlyIngest(t *testing.T) {
 		t.Fatalf("servers after denied membership: %v", servers)
 	}
 
-	// Heartbeat: only for an ingest node that is not a member.
+	// Heartbeat: only for an ingest node that is not a member, and not
+	// over a record of another role (v7: a voter's record, written by a
+	// peer with the cluster key, of a node that is not a member now).
+	v7 := &pb.Op{Kind: &pb.Op_PutNode{PutNode: &pb.PutNode{Node: &pb.NodeRecord{Id: "v7", Role: "voter", RaftAddr: "127.0.0.1:7"}}}}
+	if _, err := c.Propose(as(t, authClusterKey), &pb.ProposeRequest{Ops: []*pb.Op{v7}}); err != nil {
+		t.Fatalf("recording v7: %v", err)
+	}
 	for name, rec := range map[string]*pb.NodeRecord{
-		"role voter":          {Id: "v9", Role: "voter", RaftAddr: "127.0.0.1:1"},
-		"no role":             {Id: "v9"},
-		"a member as ingest":  {Id: "n1", Role: "ingest"},
-		"a member as a voter": {Id: "n1", Role: "voter", RaftAddr: "127.0.0.1:1"},
-		"no record":           nil,
+		"role voter":                 {Id: "v9", Role: "voter", RaftAddr: "127.0.0.1:1"},
+		"no role":                    {Id: "v9"},
+		"a member as ingest":         {Id: "n1", Role: "ingest"},
+		"a member as a voter":        {Id: "n1", Role: "voter", RaftAddr: "127.0.0.1:1"},
+		"a voter's record as ingest": {Id: "v7", Role: "ingest"},
+		"no record":                  nil,
 	} {
 		_, err := c.Heartbeat(as(t, authIngestKey), &pb.HeartbeatRequest{Node: rec})
 		wantCode(t, "Heartbeat "+name, err, codes.PermissionDenied)
@@ -179,7 +186,7 @@ func TestIngestKeyMayOnlyIngest(t *testing.T) {
 			roles[r.Id] = r.Role
 		}
 		if roles["i1"] == "ingest" {
-			if roles["n1"] != "voter" || roles["v9"] != "" {
+			if roles["n1"] != "voter" || roles["v7"] != "voter" || roles["v9"] != "" {
 				t.Fatalf("node records: %v", roles)
 			}
 			break
