@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"time"
 	"unicode/utf16"
-	"unicode/utf8"
 
 	"github.com/hookq/hookq/broker"
 	pb "github.com/hookq/hookq/proto/raftcmd"
@@ -45,14 +44,14 @@ func (s *Server) handleNext(w http.ResponseWriter, r *http.Request, q string) {
 	}
 	d := ds[0]
 	s.metrics.delivered.WithLabelValues(q).Inc()
-	meta, err := asciiJSON(s.meta(d))
+	meta, err := s.metaHeader(d)
 	if err != nil {
 		s.writeError(w, r, fmt.Errorf("delivery %s: encoding meta: %w", d.DeliveryID, err))
 		return
 	}
 	h := w.Header()
 	h.Set("Content-Type", contentTypeOr(d.Message.ContentType))
-	h.Set("X-Hookq-Meta", string(meta))
+	h.Set("X-Hookq-Meta", meta)
 	h.Set("Link", s.linkHeader(d))
 	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
@@ -262,16 +261,17 @@ func (s *Server) handleSettle(w http.ResponseWriter, r *http.Request, q string) 
 	writeJSON(w, http.StatusOK, out)
 }
 
-// asciiJSON marshals v as one line of JSON with every non-ASCII character
-// escaped as \uXXXX: safe in an HTTP header (X-Hookq-Meta) and decoded
-// the same whatever charset a client assumes for an SSE stream.
+// asciiJSON marshals v as one line of JSON with every character outside
+// printable ASCII escaped as \uXXXX (json.Marshal escapes the other
+// controls): safe in an HTTP header (X-Hookq-Meta) and decoded the same
+// whatever charset a client assumes for an SSE stream.
 func asciiJSON(v any) ([]byte, error) {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return nil, err
 	}
 	i := 0
-	for i < len(b) && b[i] < utf8.RuneSelf {
+	for i < len(b) && b[i] < 0x7f {
 		i++
 	}
 	if i == len(b) {
@@ -282,7 +282,7 @@ func asciiJSON(v any) ([]byte, error) {
 	// json.Marshal writes valid UTF-8, and non-ASCII only inside strings.
 	for _, c := range string(b[i:]) {
 		switch {
-		case c < utf8.RuneSelf:
+		case c < 0x7f:
 			out = append(out, byte(c))
 		case c > 0xFFFF:
 			r1, r2 := utf16.EncodeRune(c)

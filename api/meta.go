@@ -45,6 +45,43 @@ type metaJSON struct {
 	ExtendURL      string            `json:"extendUrl"`
 }
 
+// MaxMetaHeaderBytes bounds X-Hookq-Meta: common clients and proxies
+// refuse response headers past 8-16 KiB (nginx's proxy_buffer_size is 4-8
+// KiB, Node's whole header block 16 KiB), and a header-heavy webhook's
+// meta can be far larger.
+const MaxMetaHeaderBytes = 8 << 10
+
+// headerMetaJSON is meta as X-Hookq-Meta carries it when the whole of it
+// would be over MaxMetaHeaderBytes: Headers shadows metaJSON's and is left
+// out, HeadersOmitted says so. Truncated says that eventId, replayOf and
+// deadLetter were left out too, which only a meta with very long ones
+// (many escaped characters) needs.
+type headerMetaJSON struct {
+	metaJSON
+	Headers        *struct{} `json:"headers,omitempty"`
+	HeadersOmitted bool      `json:"headersOmitted"`
+	Truncated      bool      `json:"truncated,omitempty"`
+}
+
+// metaHeader is the X-Hookq-Meta value of d: meta as one line of ASCII
+// JSON, at most MaxMetaHeaderBytes for any message content. What is left
+// out stays available in lease and stream envelopes and in the message
+// detail (GET /v1/queues/{q}/messages/{id}).
+func (s *Server) metaHeader(d broker.Delivery) (string, error) {
+	m := s.meta(d)
+	b, err := asciiJSON(m)
+	if err != nil || len(b) <= MaxMetaHeaderBytes {
+		return string(b), err
+	}
+	short := headerMetaJSON{metaJSON: m, HeadersOmitted: true}
+	if b, err = asciiJSON(short); err != nil || len(b) <= MaxMetaHeaderBytes {
+		return string(b), err
+	}
+	short.EventID, short.ReplayOf, short.DeadLetter, short.Truncated = "", "", nil, true
+	b, err = asciiJSON(short)
+	return string(b), err
+}
+
 // envelopeJSON is one delivery in batch leases and SSE frames.
 type envelopeJSON struct {
 	Payload     string   `json:"payload"`

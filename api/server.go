@@ -39,6 +39,11 @@ type Config struct {
 	// mutual TLS: joining then needs a voter certificate (voterCertOK).
 	TLS        *tls.Config
 	ClusterTLS bool
+	// BodyReadTimeout bounds reading a request's whole body (0:
+	// DefaultBodyReadTimeout); MaxConns caps the open connections of
+	// Serve (0: DefaultMaxConns). See limits.go.
+	BodyReadTimeout time.Duration
+	MaxConns        int
 
 	ingestOnly bool // set by NewIngestOnly
 }
@@ -64,6 +69,12 @@ func New(cfg Config, backend Backend) *Server {
 	if cfg.Registry == nil {
 		cfg.Registry = prometheus.NewRegistry()
 	}
+	if cfg.BodyReadTimeout <= 0 {
+		cfg.BodyReadTimeout = DefaultBodyReadTimeout
+	}
+	if cfg.MaxConns <= 0 {
+		cfg.MaxConns = DefaultMaxConns
+	}
 	s := &Server{cfg: cfg, b: backend, log: cfg.Logger, mux: http.NewServeMux(), streams: newStreamSet()}
 	s.base = publicBase(cfg.PublicURL, cfg.HTTPAddr)
 	if cfg.PublicURL == "" && cfg.TLS != nil {
@@ -75,9 +86,9 @@ func New(cfg Config, backend Backend) *Server {
 	// Shutdown that comes first makes Serve return at once.
 	s.srv = &http.Server{
 		Handler:           s,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
+		ReadHeaderTimeout: ReadHeaderTimeout,
+		IdleTimeout:       IdleTimeout,
+		MaxHeaderBytes:    MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 		TLSConfig:         cfg.TLS,
 	}
@@ -132,18 +143,26 @@ func (s *Server) handleReady(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 }
 
-// ServeHTTP makes Server an http.Handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+// ServeHTTP makes Server an http.Handler. A request with a body must
+// send all of it within BodyReadTimeout (serveBodyDeadline).
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Body == nil || r.Body == http.NoBody {
+		s.mux.ServeHTTP(w, r)
+		return
+	}
+	s.serveBodyDeadline(w, r)
+}
 
-// Serve serves on l (HTTPS when Config.TLS is set) until Shutdown.
+// Serve serves on l (HTTPS when Config.TLS is set), at most MaxConns
+// connections at a time, until Shutdown.
 func (s *Server) Serve(l net.Listener) error {
 	var err error
 	if s.srv.TLSConfig != nil {
 		// The server runs the handshake itself, so plain HTTP sent to
 		// this port is answered 400 and the connection closed.
-		err = s.srv.ServeTLS(l, "", "")
+		err = s.srv.ServeTLS(newLimitListener(l, s.cfg.MaxConns, s.log), "", "")
 	} else {
-		err = s.srv.Serve(l)
+		err = s.srv.Serve(newLimitListener(l, s.cfg.MaxConns, s.log))
 	}
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil

@@ -61,7 +61,10 @@ func runIngestNode(ctx context.Context, c serveConfig, log *slog.Logger) error {
 		return err
 	}
 	defer n.Close()
-	srv := api.NewIngestOnly(api.Config{HTTPAddr: ln.Addr().String(), Logger: log, TLS: tlsutil.Listener(tlsSet.public, nil)}, n)
+	srv := api.NewIngestOnly(api.Config{
+		HTTPAddr: ln.Addr().String(), Logger: log, BodyReadTimeout: c.bodyReadTimeout, MaxConns: c.maxConns,
+		TLS: tlsutil.Listener(tlsSet.public, nil),
+	}, n)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	log.Info("hookq ingest node started", "node", c.nodeID, "http", ln.Addr().String(), "seeds", seeds)

@@ -36,6 +36,10 @@ type serveConfig struct {
 	logLevel   string
 	tls        tlsFlags
 
+	// HTTP limits (api/limits.go).
+	bodyReadTimeout time.Duration
+	maxConns        int
+
 	// ingestKey, and the --*-file forms of the secrets (see secrets.go).
 	ingestKey      string
 	adminTokenFile string
@@ -64,6 +68,8 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.seeds, "seeds", "", "ingest role: HTTP(S) URLs of cluster nodes, comma separated (https:// with --cluster-ca)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug | info | warn | error")
 	c.tls.flags(fs)
+	fs.DurationVar(&c.bodyReadTimeout, "body-read-timeout", api.DefaultBodyReadTimeout, "a request body must arrive whole within this, from the end of its headers, or it is answered 408 and the connection closed")
+	fs.IntVar(&c.maxConns, "max-conns", api.DefaultMaxConns, "most open HTTP connections; more wait in the kernel's accept queue until one closes")
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -78,6 +84,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.Visit(func(f *flag.Flag) { fromCLI[f.Name] = true })
 	if err := applyEnv(fs); err != nil {
 		return err
+	}
+	if c.bodyReadTimeout <= 0 || c.maxConns <= 0 {
+		return fmt.Errorf("--body-read-timeout (%v) and --max-conns (%d) must be positive", c.bodyReadTimeout, c.maxConns)
 	}
 	explicit := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { explicit[f.Name] = true })
@@ -155,6 +164,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}()
 	srv := api.New(api.Config{
 		HTTPAddr: httpLn.Addr().String(), PublicURL: c.publicURL, AdminToken: c.adminToken, ClusterKey: c.clusterKey, IngestKey: c.ingestKey, Logger: log,
+		BodyReadTimeout: c.bodyReadTimeout, MaxConns: c.maxConns,
 		TLS: tlsSet.voterListener(), ClusterTLS: tlsSet.cluster != nil,
 	}, b)
 	serveErr := make(chan error, 1)
