@@ -196,12 +196,6 @@ func setupQueue(t testing.TB, p *proc, q string) {
 	}
 }
 
-type leased struct {
-	MessageID  string `json:"messageId"`
-	DeliveryID string `json:"deliveryId"`
-	Headers    map[string]string
-}
-
 // drain leases and acks everything in q through node p and returns the
 // messageIds seen and how often each event id was delivered.
 func drain(t testing.TB, p *proc, q string) (ids map[string]bool, events map[string]int) {
