@@ -135,3 +135,56 @@ func TestDevBannerShowsOverrides(t *testing.T) {
 		t.Fatalf("banner shows the defaults:\n%s", out)
 	}
 }
+
+// A voter with its own cluster key and an ingest key (both from files) and
+// an ingest node holding only the ingest key: the ingest node forwards
+// webhooks; neither key is a token of the voter's /v1 API.
+func TestSeparateNodeKeysEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("process test")
+	}
+	dir := t.TempDir()
+	keyFile := func(name, secret string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(secret+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	const clusterKey, ingestKey = "proc-cluster-key", "proc-ingest-key"
+	ck, ik := keyFile("cluster", clusterKey), keyFile("ingest", ingestKey)
+	n1 := newProc(t, "n1", "--cluster-key-file", ck, "--ingest-key-file", ik)
+	n1.start()
+	n1.waitReady(30 * time.Second)
+	setupQueue(t, n1, "orders")
+
+	ing := newProc(t, "i1", "--role", "ingest", "--seeds", n1.url(""), "--ingest-key-file", ik, "--log-level", "info")
+	ing.args = withoutAdminToken(ing.args)
+	ing.start()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		code, _, _, err := call("POST", ing.url("/hooks/orders"), `{}`, "X-Event-Id", "e1")
+		if err == nil && code == http.StatusAccepted {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("ingest node never accepted: %d %v\n%s", code, err, ing.log())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if strings.Contains(ing.log(), "no --ingest-key") {
+		t.Fatalf("the ingest node fell back to another key:\n%s", ing.log())
+	}
+
+	for _, key := range []string{clusterKey, ingestKey} {
+		for _, rt := range []struct{ method, path string }{{"GET", "/v1/tokens"}, {"POST", "/v1/tokens"}, {"GET", "/v1/queues"}} {
+			code, out, _, err := call(rt.method, n1.url(rt.path), map[string]any{"name": "evil", "scopes": []string{"admin"}}, "Authorization", "Bearer "+key)
+			if err != nil || code != http.StatusUnauthorized {
+				t.Fatalf("%s %s with a node key = %d %v %s, want 401", rt.method, rt.path, code, err, out)
+			}
+		}
+	}
+	if ids, _ := drain(t, n1, "orders"); len(ids) != 1 {
+		t.Fatalf("drained %d messages, want the 1 forwarded by the ingest node", len(ids))
+	}
+}
