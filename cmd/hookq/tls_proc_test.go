@@ -410,3 +410,44 @@ func TestMTLSNodeRefusesPlaintextPeersAndPlaintextNodesWarn(t *testing.T) {
 		})
 	})
 }
+
+// Public TLS without cluster certificates: nodes reach each other's HTTPS
+// and gRPC listeners over TLS verified against the system roots (here the
+// test CA through SSL_CERT_FILE), authenticated by the cluster key: a node
+// joins over HTTPS and webhooks are forwarded over gRPC with TLS.
+func TestPublicTLSOnlyClusterJoinsAndForwardsOverTLS(t *testing.T) {
+	if testing.Short() {
+		t.Skip("process test")
+	}
+	c := newCerts(t)
+	t.Setenv("SSL_CERT_FILE", c.public.CAFile) // inherited by the nodes
+	hc := c.https()
+	pub := []string{"--tls-cert", c.pub.CertFile, "--tls-key", c.pub.KeyFile, "--cluster-key", tlsClusterKey}
+	n1 := newProc(t, "n1", pub...)
+	n1.start()
+	n1.waitReadyWith(t, hc)
+	for _, r := range []struct{ path, body string }{
+		{"/v1/queues/orders", `{}`},
+		{"/v1/sources/orders", `{"queues":["orders"],"verify":{"type":"none"}}`},
+	} {
+		if code, out, _, err := callWith(hc, "PUT", n1.surl(r.path), r.body); err != nil || code != 201 {
+			t.Fatalf("PUT %s: %d %v %s", r.path, code, err, out)
+		}
+	}
+	n2 := newProc(t, "n2", append(pub, "--join", n1.surl(""))...)
+	n2.start()
+	within(t, 30*time.Second, "n2 joins over HTTPS", func() (bool, string) {
+		n, _, err := healthyVoters(hc, n1, "")
+		return n == 2, fmt.Sprintf("%d healthy voters, %v\n%s", n, err, n2.log())
+	})
+	n2.waitReadyWith(t, hc)
+	// Whichever node leads, one of these two calls is forwarded over gRPC.
+	within(t, 10*time.Second, "POST /hooks via n2", func() (bool, string) {
+		code, out, _, err := callWith(hc, "POST", n2.surl("/hooks/orders"), `{"via":"n2"}`)
+		return err == nil && code == http.StatusAccepted, fmt.Sprintf("%d %v %s", code, err, out)
+	})
+	code, body, _, err := callWith(hc, "GET", n1.surl("/v1/queues/orders/next?wait=5s&autoAck=true"), nil)
+	if err != nil || code != 200 || string(body) != `{"via":"n2"}` {
+		t.Fatalf("next via n1: %d %v %s", code, err, body)
+	}
+}
