@@ -54,7 +54,7 @@ func printableASCII(s string) bool {
 // FuzzMetaEncoding: whatever a webhook carries, X-Hookq-Meta is printable
 // ASCII JSON within MaxMetaHeaderBytes that still names the delivery and
 // its action URLs; an envelope is one printable ASCII line (one SSE data
-// line) that keeps every header and round-trips the payload by SPEC §5's
+// line) that keeps every header and round-trips the payload by docs/API.md §6.2's
 // utf8/base64 rule.
 func FuzzMetaEncoding(f *testing.F) {
 	f.Add("X-Note", []byte("caf\xe9"), uint16(1), "evt_1", "", []byte("application/json"), []byte(`{"a":1}`), "")
