@@ -65,7 +65,7 @@ func Open(cfg Config) (*Broker, error) {
 	}()
 
 	raftDir := filepath.Join(cfg.DataDir, "raft")
-	if err := os.MkdirAll(raftDir, 0o755); err != nil {
+	if err := os.MkdirAll(raftDir, 0o700); err != nil {
 		return nil, fmt.Errorf("broker: %w", err)
 	}
 	store, err := storage.Open(filepath.Join(cfg.DataDir, "fsm"))

@@ -32,7 +32,7 @@ const currentFile = "CURRENT"
 
 // Open opens (or creates) the store under dir.
 func Open(dir string) (*Store, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("storage: %w", err)
 	}
 	gen := 0
@@ -72,7 +72,7 @@ func openPebble(path string) (*pebble.DB, error) {
 // writeCurrent atomically records which generation directory is live.
 func (s *Store) writeCurrent() error {
 	tmp := filepath.Join(s.dir, currentFile+".tmp")
-	if err := os.WriteFile(tmp, []byte(fmt.Sprintf("db-%d\n", s.gen)), 0o644); err != nil {
+	if err := os.WriteFile(tmp, []byte(fmt.Sprintf("db-%d\n", s.gen)), 0o600); err != nil {
 		return fmt.Errorf("storage: %w", err)
 	}
 	f, err := os.Open(tmp)
