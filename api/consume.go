@@ -1,7 +1,9 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -33,7 +35,7 @@ func (s *Server) handleNext(w http.ResponseWriter, r *http.Request, q string) {
 		s.writeError(w, r, err)
 		return
 	}
-	ds, err := s.b.Lease(r.Context(), q, broker.LeaseOptions{Max: 1, Wait: wait, Visibility: vis, AutoAck: autoAck})
+	ds, err := s.lease(r, q, broker.LeaseOptions{Max: 1, Wait: wait, Visibility: vis, AutoAck: autoAck})
 	if err != nil {
 		s.writeError(w, r, fmt.Errorf("queue %q: %w", q, err))
 		return
@@ -85,6 +87,10 @@ func (s *Server) handleDeliveryAction(w http.ResponseWriter, r *http.Request, q 
 			return
 		}
 		item.Action, item.Reason = pb.SettleAction_NACK, body.Reason
+		if err := checkReason("reason", body.Reason); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
 		if body.Delay != "" {
 			d, err := parseDuration("delay", body.Delay, 0, maxNackDelay)
 			if err != nil {
@@ -100,6 +106,10 @@ func (s *Server) handleDeliveryAction(w http.ResponseWriter, r *http.Request, q 
 			return
 		}
 		item.Action, item.Reason = pb.SettleAction_REJECT, body.Reason
+		if err := checkReason("reason", body.Reason); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
 	case "extend":
 		var body extendBody
 		if err := decodeJSON(r, &body, false); err != nil {
@@ -177,7 +187,7 @@ func (s *Server) handleLease(w http.ResponseWriter, r *http.Request, q string) {
 			return
 		}
 	}
-	ds, err := s.b.Lease(r.Context(), q, opt)
+	ds, err := s.lease(r, q, opt)
 	if err != nil {
 		s.writeError(w, r, fmt.Errorf("queue %q: %w", q, err))
 		return
@@ -219,6 +229,10 @@ func (s *Server) handleSettle(w http.ResponseWriter, r *http.Request, q string) 
 	}
 	for i, n := range body.Nack {
 		it := &pb.SettleItem{DeliveryId: n.DeliveryID, Action: pb.SettleAction_NACK, Reason: n.Reason}
+		if err := checkReason(fmt.Sprintf("nack[%d].reason", i), n.Reason); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
 		if n.Delay != "" {
 			d, err := parseDuration(fmt.Sprintf("nack[%d].delay", i), n.Delay, 0, maxNackDelay)
 			if err != nil {
@@ -229,7 +243,11 @@ func (s *Server) handleSettle(w http.ResponseWriter, r *http.Request, q string) 
 		}
 		items = append(items, it)
 	}
-	for _, rj := range body.Reject {
+	for i, rj := range body.Reject {
+		if err := checkReason(fmt.Sprintf("reject[%d].reason", i), rj.Reason); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
 		items = append(items, &pb.SettleItem{DeliveryId: rj.DeliveryID, Action: pb.SettleAction_REJECT, Reason: rj.Reason})
 	}
 	if len(items) > maxLeaseBatch {
@@ -292,4 +310,24 @@ func asciiJSON(v any) ([]byte, error) {
 		}
 	}
 	return out, nil
+}
+
+// lease leases for the caller of r. A long-poll watches the caller's token
+// while it waits and ends with 401 once the token is deleted (or loses the
+// scope), as an open stream does.
+func (s *Server) lease(r *http.Request, q string, opt broker.LeaseOptions) ([]broker.Delivery, error) {
+	if opt.Wait <= 0 {
+		return s.b.Lease(r.Context(), q, opt)
+	}
+	p, err := s.authenticate(r)
+	if err != nil {
+		return nil, err
+	}
+	ctx, stop := s.watchPrincipal(r.Context(), p, "consume", q)
+	defer stop()
+	ds, err := s.b.Lease(ctx, q, opt)
+	if len(ds) == 0 && errors.Is(context.Cause(ctx), errRevoked) {
+		return nil, errRevoked
+	}
+	return ds, err
 }

@@ -155,7 +155,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		grpcLn.Close()
 		return err
 	}
-	gs := grpc.NewServer(tlsSet.grpcOptions([]grpc.ServerOption{grpc.UnaryInterceptor(broker.NodeAuth{ClusterKey: c.clusterKey, IngestKey: c.ingestKey}.UnaryInterceptor())})...)
+	gs := grpc.NewServer(tlsSet.grpcOptions(append(broker.GRPCServerOptions(), grpc.UnaryInterceptor(broker.NodeAuth{ClusterKey: c.clusterKey, IngestKey: c.ingestKey}.UnaryInterceptor())))...)
 	b.RegisterGRPC(gs)
 	go func() {
 		if err := gs.Serve(grpcLn); err != nil {
