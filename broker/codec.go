@@ -1,57 +1,9 @@
 package broker
 
 import (
-	"errors"
-
 	pb "github.com/hookq/hookq/proto/raftcmd"
 	"github.com/hookq/hookq/storage"
 )
-
-// errorCodes names the errors that cross the node-to-node wire.
-var errorCodes = []struct {
-	err  error
-	code string
-}{
-	{storage.ErrQueueNotFound, "queue_not_found"},
-	{storage.ErrSourceNotFound, "source_not_found"},
-	{storage.ErrTokenNotFound, "token_not_found"},
-	{storage.ErrTokenExists, "token_exists"},
-	{storage.ErrNodeNotFound, "node_not_found"},
-	{storage.ErrMessageNotFound, "message_not_found"},
-	{storage.ErrDeliveryNotFound, "delivery_not_found"},
-	{storage.ErrLeaseExpired, "lease_expired"},
-	{storage.ErrQueueFull, "queue_full"},
-	{storage.ErrNotDeadLetter, "not_dead_letter"},
-	{storage.ErrEntryFull, "entry_full"},
-	{storage.ErrDeadLetterCycle, "dead_letter_cycle"},
-	{ErrNotLeader, "not_leader"},
-	{ErrBadRequest, "bad_request"},
-	{ErrClosed, "closed"},
-}
-
-func errorCode(err error) string {
-	if err == nil {
-		return ""
-	}
-	for _, e := range errorCodes {
-		if errors.Is(err, e.err) {
-			return e.code
-		}
-	}
-	return "unavailable"
-}
-
-func codeError(code string) error {
-	if code == "" {
-		return nil
-	}
-	for _, e := range errorCodes {
-		if e.code == code {
-			return e.err
-		}
-	}
-	return ErrUnavailable
-}
 
 // encodeResult turns a proposal's outcome into its wire form.
 func encodeResult(o outcome) *pb.OpResult {

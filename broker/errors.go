@@ -3,7 +3,11 @@ package broker
 import (
 	"errors"
 
+	"github.com/hookq/hookq/ingest"
 	"github.com/hookq/hookq/storage"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // Errors of the broker. Domain errors are storage's own sentinels so
@@ -26,4 +30,168 @@ var (
 	ErrNotDeadLetter    = storage.ErrNotDeadLetter
 	ErrBadCursor        = storage.ErrBadCursor
 	ErrDeadLetterCycle  = storage.ErrDeadLetterCycle
+	ErrEntryFull        = storage.ErrEntryFull
 )
+
+// Errors of the request surface: a front end (the HTTP API, the public
+// gRPC API) refuses a request with them before it reaches the broker.
+// Their text is part of the responses clients see.
+var (
+	ErrUnauthenticated = errors.New("api: missing or invalid token")
+	ErrForbidden       = errors.New("api: token lacks the scope")
+	ErrInvalidRequest  = errors.New("api: bad request")
+	ErrTooLarge        = errors.New("api: payload too large")
+	ErrNotFound        = errors.New("api: not found")
+	ErrConflict        = errors.New("api: conflict")
+	ErrNotReady        = errors.New("api: unavailable")
+)
+
+// Public error codes (docs/API.md §2.6), the same over HTTP and gRPC.
+const (
+	CodeBadRequest           = "bad_request"
+	CodeUnauthenticated      = "unauthenticated"
+	CodeSignatureInvalid     = "signature_invalid"
+	CodeTimestampOutOfWindow = "timestamp_out_of_window"
+	CodeForbidden            = "forbidden"
+	CodeNotFound             = "not_found"
+	CodeLeaseExpired         = "lease_expired"
+	CodeConflict             = "conflict"
+	CodePayloadTooLarge      = "payload_too_large"
+	CodeQueueFull            = "queue_full"
+	CodeUnavailable          = "unavailable"
+	CodeInternal             = "internal"
+)
+
+// errorRow is one error as every surface names it: wire is its name on
+// the node-to-node wire ("" when it never crosses it), code its public
+// code, httpStatus and grpcCode what the HTTP and gRPC APIs answer.
+type errorRow struct {
+	err        error
+	wire       string
+	code       string
+	httpStatus int
+	grpcCode   codes.Code
+}
+
+// errorTable is the one mapping from errors to their wire name, public
+// code, HTTP status and gRPC code. The first row errors.Is matches wins;
+// an error in no row is internal (500, codes.Internal) and crosses the
+// wire as unavailable. HTTP statuses are plain ints so broker does not
+// import net/http.
+var errorTable = []errorRow{
+	{ErrInvalidRequest, "", CodeBadRequest, 400, codes.InvalidArgument},
+	{ingest.ErrInvalidConfig, "", CodeBadRequest, 400, codes.InvalidArgument},
+	{ErrBadRequest, "bad_request", CodeBadRequest, 400, codes.InvalidArgument},
+	{ErrNotDeadLetter, "not_dead_letter", CodeBadRequest, 400, codes.InvalidArgument},
+	{ErrBadCursor, "", CodeBadRequest, 400, codes.InvalidArgument},
+	{ErrDeadLetterCycle, "dead_letter_cycle", CodeBadRequest, 400, codes.InvalidArgument},
+	{ErrUnauthenticated, "", CodeUnauthenticated, 401, codes.Unauthenticated},
+	{ingest.ErrSignatureInvalid, "", CodeSignatureInvalid, 401, codes.Unauthenticated},
+	{ingest.ErrTimestampOutOfWindow, "", CodeTimestampOutOfWindow, 401, codes.Unauthenticated},
+	{ErrForbidden, "", CodeForbidden, 403, codes.PermissionDenied},
+	{ErrNotFound, "", CodeNotFound, 404, codes.NotFound},
+	{ErrQueueNotFound, "queue_not_found", CodeNotFound, 404, codes.NotFound},
+	{ErrSourceNotFound, "source_not_found", CodeNotFound, 404, codes.NotFound},
+	{ErrTokenNotFound, "token_not_found", CodeNotFound, 404, codes.NotFound},
+	{ErrNodeNotFound, "node_not_found", CodeNotFound, 404, codes.NotFound},
+	{ErrMessageNotFound, "message_not_found", CodeNotFound, 404, codes.NotFound},
+	{ErrDeliveryNotFound, "delivery_not_found", CodeNotFound, 404, codes.NotFound},
+	{ErrLeaseExpired, "lease_expired", CodeLeaseExpired, 409, codes.FailedPrecondition},
+	{ErrTokenExists, "token_exists", CodeConflict, 409, codes.AlreadyExists},
+	{ErrConflict, "", CodeConflict, 409, codes.Aborted},
+	{ErrTooLarge, "", CodePayloadTooLarge, 413, codes.ResourceExhausted},
+	{ErrQueueFull, "queue_full", CodeQueueFull, 503, codes.ResourceExhausted},
+	{ErrNotReady, "", CodeUnavailable, 503, codes.Unavailable},
+	{ErrNotLeader, "not_leader", CodeUnavailable, 503, codes.Unavailable},
+	{ErrUnavailable, "unavailable", CodeUnavailable, 503, codes.Unavailable},
+	{ErrClosed, "closed", CodeUnavailable, 503, codes.Unavailable},
+	{ErrEntryFull, "entry_full", CodeInternal, 500, codes.Internal},
+}
+
+// ErrorClass is how the public surfaces answer an error.
+type ErrorClass struct {
+	Code       string     // public code, "internal" for unknown errors
+	HTTPStatus int        // HTTP status
+	GRPCCode   codes.Code // gRPC status code
+}
+
+// Classify looks err up in the error table.
+func Classify(err error) ErrorClass {
+	if r, ok := rowOf(err); ok {
+		return ErrorClass{Code: r.code, HTTPStatus: r.httpStatus, GRPCCode: r.grpcCode}
+	}
+	return ErrorClass{Code: CodeInternal, HTTPStatus: 500, GRPCCode: codes.Internal}
+}
+
+func rowOf(err error) (errorRow, bool) {
+	for _, r := range errorTable {
+		if errors.Is(err, r.err) {
+			return r, true
+		}
+	}
+	return errorRow{}, false
+}
+
+// errorCode is err's name on the node-to-node wire ("" for nil).
+func errorCode(err error) string {
+	if err == nil {
+		return ""
+	}
+	if r, ok := rowOf(err); ok && r.wire != "" {
+		return r.wire
+	}
+	return "unavailable"
+}
+
+// codeError is the sentinel a wire name stands for (nil for "").
+func codeError(code string) error {
+	if code == "" {
+		return nil
+	}
+	for _, r := range errorTable {
+		if r.wire != "" && r.wire == code {
+			return r.err
+		}
+	}
+	return ErrUnavailable
+}
+
+// errorDomain marks the ErrorInfo detail of hookq's gRPC statuses.
+const errorDomain = "hookq"
+
+// GRPCStatus is err as a gRPC status: the table's gRPC code, err's text as
+// the message, and its wire name in an ErrorInfo detail so the other side
+// gets the same sentinel back (FromGRPC) without parsing the message.
+func GRPCStatus(err error) *status.Status {
+	st := status.New(Classify(err).GRPCCode, err.Error())
+	if d, derr := st.WithDetails(&errdetails.ErrorInfo{Reason: errorCode(err), Domain: errorDomain}); derr == nil {
+		return d
+	}
+	return st
+}
+
+// FromGRPC turns a status made by GRPCStatus back into an error that
+// matches the original sentinel and carries the original text. ok is
+// false when err carries no hookq error (a transport failure, say).
+func FromGRPC(err error) (error, bool) {
+	st, isStatus := status.FromError(err)
+	if !isStatus {
+		return nil, false
+	}
+	for _, d := range st.Details() {
+		if info, ok := d.(*errdetails.ErrorInfo); ok && info.Domain == errorDomain {
+			return &wireError{sentinel: codeError(info.Reason), msg: st.Message()}, true
+		}
+	}
+	return nil, false
+}
+
+// wireError is an error received from another node: its text is the
+// remote one and it matches the sentinel its wire name stands for.
+type wireError struct {
+	sentinel error
+	msg      string
+}
+
+func (e *wireError) Error() string { return e.msg }
+func (e *wireError) Unwrap() error { return e.sentinel }
