@@ -11,6 +11,7 @@ import (
 	"github.com/hookq/hookq/api"
 	"github.com/hookq/hookq/broker"
 	"github.com/hookq/hookq/broker/brokertest"
+	"github.com/hookq/hookq/cluster"
 	"github.com/hookq/hookq/ingest"
 	"google.golang.org/grpc"
 )
@@ -20,13 +21,13 @@ import (
 func keyedVoter(t *testing.T) *env {
 	t.Helper()
 	grpcAddr := brokertest.FreeAddr(t)
-	b := brokertest.MustOpenConfig(t, broker.Config{GRPCAddr: grpcAddr})
+	b, m := brokertest.MustOpenMember(t, broker.Config{}, cluster.Config{Self: cluster.Node{GRPCAddr: grpcAddr}})
 	ln, err := net.Listen("tcp", grpcAddr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	gs := grpc.NewServer(grpc.UnaryInterceptor(broker.NodeAuth{ClusterKey: testClusterKey, IngestKey: testIngestKey}.UnaryInterceptor()))
-	b.RegisterGRPC(gs)
+	gs := grpc.NewServer(grpc.UnaryInterceptor(cluster.NodeAuth{ClusterKey: testClusterKey, IngestKey: testIngestKey}.UnaryInterceptor()))
+	m.Register(gs)
 	go gs.Serve(ln)
 	t.Cleanup(gs.Stop)
 	e := serveEnv(t, b)
@@ -37,9 +38,9 @@ func keyedVoter(t *testing.T) *env {
 
 // startIngestNode runs ingest node id presenting key, seeded with e, and
 // its ingest-only HTTP server.
-func startIngestNode(t *testing.T, e *env, id, key string) (*broker.IngestNode, *httptest.Server) {
+func startIngestNode(t *testing.T, e *env, id, key string) (*cluster.IngestNode, *httptest.Server) {
 	t.Helper()
-	n, err := broker.OpenIngest(broker.IngestConfig{NodeID: id, HTTPAddr: "127.0.0.1:1", Seeds: []string{e.srv.URL}, Key: key})
+	n, err := cluster.OpenIngest(cluster.IngestConfig{NodeID: id, HTTPAddr: "127.0.0.1:1", Seeds: []string{e.srv.URL}, Key: key})
 	if err != nil {
 		t.Fatal(err)
 	}

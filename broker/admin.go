@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/hashicorp/raft"
 	"github.com/hookq/hookq/ingest"
 	pb "github.com/hookq/hookq/proto/raftcmd"
 	"github.com/hookq/hookq/storage"
@@ -163,106 +162,22 @@ func (b *Broker) Purge(ctx context.Context, q string) (int64, error) {
 }
 
 // NodeInfo describes one cluster member.
+// Its JSON form is GET /v1/cluster's (docs/API.md), which ingest nodes
+// also read to find the leader.
 type NodeInfo struct {
-	ID, RaftAddr, HTTPAddr, GRPCAddr string
-	Role                             string // voter | ingest
-	Suffrage                         string // voter | nonvoter | none
-	Healthy                          bool
-	AppliedIndex                     uint64
+	ID           string `json:"id"`
+	RaftAddr     string `json:"raftAddr"`
+	HTTPAddr     string `json:"httpAddr"`
+	GRPCAddr     string `json:"grpcAddr"`
+	Role         string `json:"role"`     // voter | ingest
+	Suffrage     string `json:"suffrage"` // voter | nonvoter | none
+	Healthy      bool   `json:"healthy"`
+	AppliedIndex uint64 `json:"appliedIndex"`
 }
 
 // ClusterInfo is the cluster as this node sees it.
 type ClusterInfo struct {
-	Leader string
-	Term   uint64
-	Nodes  []NodeInfo
-}
-
-// Cluster describes the cluster as the leader sees it (health and applied
-// indexes come from heartbeats): a follower asks the leader, and falls
-// back to its own view when no leader answers.
-func (b *Broker) Cluster() (ClusterInfo, error) {
-	if b.raft.State() != raft.Leader {
-		if info, err := b.leaderCluster(); err == nil {
-			return info, nil
-		}
-	}
-	return b.localCluster()
-}
-
-func (b *Broker) leaderCluster() (ClusterInfo, error) {
-	_, addr, ok := b.leaderGRPC()
-	if !ok {
-		return ClusterInfo{}, ErrNotLeader
-	}
-	c, err := b.peers.client(addr)
-	if err != nil {
-		return ClusterInfo{}, err
-	}
-	ctx, cancel := context.WithTimeout(b.ctx, time.Second)
-	defer cancel()
-	resp, err := c.Info(b.peers.ctx(ctx), &pb.InfoRequest{})
-	if err != nil {
-		return ClusterInfo{}, err
-	}
-	info := ClusterInfo{Leader: resp.Leader, Term: resp.Term}
-	for _, n := range resp.Nodes {
-		info.Nodes = append(info.Nodes, NodeInfo{
-			ID: n.Node.GetId(), RaftAddr: n.Node.GetRaftAddr(), HTTPAddr: n.Node.GetHttpAddr(), GRPCAddr: n.Node.GetGrpcAddr(),
-			Role: n.Node.GetRole(), Suffrage: n.Suffrage, Healthy: n.Healthy, AppliedIndex: n.AppliedIndex,
-		})
-	}
-	return info, nil
-}
-
-// localCluster is this node's own view of the cluster.
-func (b *Broker) localCluster() (ClusterInfo, error) {
-	_, leaderID := b.raft.LeaderWithID()
-	info := ClusterInfo{Leader: string(leaderID), Term: b.raft.CurrentTerm()}
-	records, err := b.store.Nodes()
-	if err != nil {
-		return info, err
-	}
-	byID := map[string]*pb.NodeRecord{}
-	for _, r := range records {
-		byID[r.Id] = r
-	}
-	leading := b.raft.State() == raft.Leader
-	status := func(n *NodeInfo) {
-		switch {
-		case n.ID == b.cfg.NodeID:
-			n.Healthy = leading || b.heardFromLeader()
-			n.AppliedIndex = b.raft.AppliedIndex()
-		case leading:
-			n.Healthy, n.AppliedIndex = b.health.get(n.ID, healthyWindow)
-		default:
-			n.Healthy = n.ID == string(leaderID) && b.heardFromLeader()
-		}
-	}
-	for _, s := range b.raftServers() {
-		n := NodeInfo{ID: string(s.ID), RaftAddr: string(s.Address), Role: "voter", Suffrage: "voter"}
-		if s.Suffrage != raft.Voter {
-			n.Suffrage = "nonvoter"
-		}
-		if r, ok := byID[n.ID]; ok {
-			n.HTTPAddr, n.GRPCAddr = r.HttpAddr, r.GrpcAddr
-			delete(byID, n.ID)
-		}
-		status(&n)
-		info.Nodes = append(info.Nodes, n)
-	}
-	for _, r := range records {
-		if _, ok := byID[r.Id]; ok {
-			n := NodeInfo{ID: r.Id, RaftAddr: r.RaftAddr, HTTPAddr: r.HttpAddr, GRPCAddr: r.GrpcAddr, Role: r.Role, Suffrage: "none"}
-			status(&n)
-			info.Nodes = append(info.Nodes, n)
-		}
-	}
-	return info, nil
-}
-
-// heardFromLeader reports whether a follower heard from the leader within
-// the health window.
-func (b *Broker) heardFromLeader() bool {
-	return time.Since(b.raft.LastContact()) <= healthyWindow
+	Leader string     `json:"leader"`
+	Term   uint64     `json:"term"`
+	Nodes  []NodeInfo `json:"nodes"`
 }

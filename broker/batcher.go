@@ -217,9 +217,11 @@ func (bt *batcher) collect(add func(*proposal), full func() bool, linger time.Du
 }
 
 // dispatchBatch commits a batch: through Raft on the leader, or forwarded
-// to the leader in one call from a follower.
+// to the leader in one call from a follower (through the installed
+// Leader). If this node became the leader meanwhile, it commits the batch
+// itself.
 func (b *Broker) dispatchBatch(ctx context.Context, batch []*proposal) {
-	if b.raft.State() == raft.Leader {
+	if b.selfLeads() {
 		b.commit(batch)
 		return
 	}
@@ -231,40 +233,21 @@ func (b *Broker) dispatchBatch(ctx context.Context, batch []*proposal) {
 			local = append(local, p)
 		}
 	}
-	if len(local) > 0 {
-		forwardBatch(ctx, b, b.peers, local, b.cfg.Raft.ApplyTimeout, b.waitApplied, func(batch []*proposal) {
-			b.commit(batch)
-		})
+	if len(local) == 0 {
+		return
+	}
+	l := b.cluster.get()
+	if l == nil {
+		fail(local, errNoCluster)
+		return
+	}
+	if err := forwardBatch(ctx, l, local, b.waitApplied); err != nil {
+		b.commit(local)
 	}
 }
 
-// forwardBatch sends batch to the leader and answers every proposal; with
-// wait set, only once the entries holding them are applied locally too. If
-// the local node became the leader meanwhile, self commits the batch.
-func forwardBatch(ctx context.Context, loc leaderLocator, p *peers, batch []*proposal, timeout time.Duration,
-	wait func(context.Context, uint64), self func([]*proposal)) {
-	ops := make([]*pb.Op, len(batch))
-	for i, pr := range batch {
-		ops[i] = pr.op
-	}
-	results, index, err := forward(ctx, loc, p, ops, timeout)
-	if errors.Is(err, errSelfLeads) && self != nil {
-		self(batch)
-		return
-	}
-	if err != nil {
-		fail(batch, err)
-		return
-	}
-	if wait != nil {
-		wctx, cancel := context.WithTimeout(ctx, readYourWritesWait)
-		wait(wctx, index)
-		cancel()
-	}
-	for i, pr := range batch {
-		pr.done <- outcome{res: decodeResult(pr.op, results[i])}
-	}
-}
+// selfLeads reports whether this node's Raft is the leader.
+func (b *Broker) selfLeads() bool { return b.raft.State() == raft.Leader }
 
 // commit proposes batch as one Raft entry and answers every proposal.
 func (b *Broker) commit(batch []*proposal) {
@@ -333,9 +316,3 @@ func raftError(err error) error {
 	}
 	return fmt.Errorf("%w: %v", ErrUnavailable, err)
 }
-
-// readYourWritesWait bounds how long a forwarding node waits to apply the
-// entry holding its forwarded ops before answering. The ops are committed
-// either way; the wait only makes the node's own reads current, so it is
-// short: a batcher slot must not be held through a leader change.
-const readYourWritesWait = time.Second

@@ -14,25 +14,16 @@ type Config struct {
 	NodeID   string
 	DataDir  string
 	RaftAddr string // bind and advertise address host:port
-	HTTPAddr string // advertised in the node record
-	GRPCAddr string // advertised in the node record
 	// Peers is the initial voter set id → raft address, identical on every
 	// initial voter; empty means a fresh node bootstraps a cluster of itself.
 	// Ignored once the node has state.
 	Peers map[string]string
 	// NoBootstrap leaves a fresh node waiting to be added (--join).
 	NoBootstrap bool
-	// ClusterKey authenticates node-to-node gRPC calls.
-	ClusterKey string
-	// ClusterTLS, when set, makes all node-to-node traffic mutual TLS
-	// against its CA: the Raft transport accepts only voter certificates
-	// of the CA, gRPC calls to peers present this node's certificate, and
-	// the Cluster service refuses callers without a verified one.
+	// ClusterTLS, when set, makes the Raft transport mutual TLS against
+	// its CA: it accepts only voter certificates of the CA. (Node-to-node
+	// gRPC is package cluster's, configured there.)
 	ClusterTLS *tlsutil.Cluster
-	// PublicTLS says, when ClusterTLS is nil, that peers serve gRPC over
-	// TLS with a public certificate (--tls-cert): calls to them verify it
-	// against the system roots and the peer's advertised host.
-	PublicTLS bool
 
 	Batch  BatchConfig
 	Raft   RaftTuning

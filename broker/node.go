@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	"github.com/hookq/hookq/internal/coalesce"
 	"github.com/hookq/hookq/raftfsm"
 	"github.com/hookq/hookq/storage"
 	"github.com/prometheus/client_golang/prometheus"
@@ -30,13 +31,11 @@ type Broker struct {
 	layer     *streamLayer
 	batcher   *batcher
 	waiters   *waiters
-	peers     *peers
-	health    *healthTable
-	records   recordWriter
+	cluster   clusterRef // the node's cluster side (SetCluster)
 	applied   appliedSignal
 	metrics   prometheus.Registerer // where the FSM's collector is registered
 	// leaderSync coalesces read-index round trips to the leader.
-	leaderSync syncGroup
+	leaderSync coalesce.Group
 
 	// readable is set once this node, as leader, has applied everything
 	// committed before its term (Barrier), so local reads are current.
@@ -54,8 +53,7 @@ func Open(cfg Config) (*Broker, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	b := &Broker{cfg: cfg, waiters: newWaiters(), peers: newPeers(cfg.ClusterKey, peerCredentials(cfg.ClusterTLS, cfg.PublicTLS)), health: newHealthTable(),
-		records: recordWriter{pending: map[string]bool{}}}
+	b := &Broker{cfg: cfg, waiters: newWaiters()}
 	b.ctx, b.cancel = context.WithCancel(context.Background())
 	ok := false
 	defer func() {
@@ -124,10 +122,9 @@ func Open(cfg Config) (*Broker, error) {
 		return nil, fmt.Errorf("broker: raft: %w", err)
 	}
 	b.batcher = newBatcher(b.ctx, cfg.Batch, b.dispatchBatch)
-	b.wg.Add(3)
+	b.wg.Add(2)
 	go b.batcher.run(b.ctx, &b.wg)
 	go b.watchLeadership(&b.wg)
-	go b.heartbeats(&b.wg)
 	ok = true
 	return b, nil
 }
@@ -202,8 +199,9 @@ func (b *Broker) watchLeadership(wg *sync.WaitGroup) {
 	}
 }
 
-// lead: barrier (so local reads see every committed write), record our
-// addresses in the replicated state, then sweep until leadership ends.
+// lead: barrier (so local reads see every committed write), tell the
+// cluster side (which records our addresses), then sweep until leadership
+// ends.
 func (b *Broker) lead(ctx context.Context) {
 	for ctx.Err() == nil {
 		if err := b.raft.Barrier(b.cfg.Raft.ApplyTimeout).Error(); err == nil {
@@ -217,7 +215,9 @@ func (b *Broker) lead(ctx context.Context) {
 	}
 	b.readable.Store(true)
 	b.waiters.notifyAll()
-	b.ensureNodeRecord(b.selfRecord())
+	if c := b.cluster.get(); c != nil {
+		c.Elected()
+	}
 	b.sweep(ctx)
 }
 
@@ -250,7 +250,6 @@ func (b *Broker) Close() error {
 	b.cancel()
 	b.wg.Wait()
 	var errs []error
-	b.peers.close()
 	if b.raft != nil {
 		errs = append(errs, b.raft.Shutdown().Error())
 	}

@@ -54,7 +54,7 @@ func TestPoisonEntriesLeaveEveryVoterUpAndAgreeing(t *testing.T) {
 	})
 	leader := brokertest.WaitClusterLeader(t, nodes, 15*time.Second)
 	mustQueue(t, leader.Broker, "q")
-	enqueue(t, leader.Broker, "q", "before")
+	brokertest.MustEnqueue(t, leader.Broker, "q", "before")
 
 	cmd, err := proto.Marshal(&pb.Command{LeaderTimeUnixNano: time.Now().UnixNano(), Ops: []*pb.Op{
 		{},                        // no kind
@@ -95,7 +95,7 @@ func TestPoisonEntriesLeaveEveryVoterUpAndAgreeing(t *testing.T) {
 		if s := n.Raft().State(); s == raft.Shutdown {
 			t.Fatalf("%s shut down after the poison entries", n.NodeID())
 		}
-		enqueue(t, n.Broker, "q", fmt.Sprintf("after %d", i))
+		brokertest.MustEnqueue(t, n.Broker, "q", fmt.Sprintf("after %d", i))
 	}
 	brokertest.WaitConverged(t, nodes, 20*time.Second)
 	for _, n := range nodes {
@@ -112,7 +112,7 @@ func TestPoisonEntriesLeaveEveryVoterUpAndAgreeing(t *testing.T) {
 	// Restart both followers: one on its store (Raft feeds it the log again
 	// and the store skips what it holds), one with its store wiped, so it
 	// re-applies every entry, poison included, from the Raft log.
-	fs := followers(nodes, leader)
+	fs := brokertest.Followers(nodes, leader)
 	for _, f := range fs {
 		f.Stop()
 	}
@@ -122,9 +122,9 @@ func TestPoisonEntriesLeaveEveryVoterUpAndAgreeing(t *testing.T) {
 	for _, f := range fs {
 		f.Restart(t)
 	}
-	enqueue(t, leader.Broker, "q", "after restart")
+	brokertest.MustEnqueue(t, leader.Broker, "q", "after restart")
 	for _, f := range fs {
-		enqueue(t, f.Broker, "q", "through "+f.NodeID())
+		brokertest.MustEnqueue(t, f.Broker, "q", "through "+f.NodeID())
 	}
 	brokertest.WaitConverged(t, nodes, 30*time.Second)
 	if got := rejectedOps(t, regs[fs[1].NodeID()], raftfsm.ReasonUndecodable); got != 1 {

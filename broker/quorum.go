@@ -3,7 +3,6 @@ package broker
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -47,60 +46,21 @@ func (b *Broker) syncWithLeader() error {
 	if b.raft.State() == raft.Leader {
 		return nil
 	}
-	return b.leaderSync.do(func() error {
+	return b.leaderSync.Do(func() error {
 		ctx, cancel := context.WithTimeout(b.ctx, leaderSyncTimeout)
 		defer cancel()
-		hb, err := b.heartbeat(ctx)
+		l := b.cluster.get()
+		if l == nil {
+			return fmt.Errorf("%w: asking the leader: %v", ErrUnavailable, errNoCluster)
+		}
+		commit, err := l.CommitIndex(ctx)
 		if err != nil {
 			return fmt.Errorf("%w: asking the leader: %v", ErrUnavailable, err)
 		}
-		b.waitApplied(ctx, hb.CommitIndex)
-		if b.store.AppliedIndex() < hb.CommitIndex {
+		b.waitApplied(ctx, commit)
+		if b.store.AppliedIndex() < commit {
 			return fmt.Errorf("%w: not caught up with the leader", ErrUnavailable)
 		}
 		return nil
 	})
-}
-
-// syncGroup coalesces read-index round trips. A caller must see a round
-// trip that began after it arrived, so callers that arrive while one is
-// running share the next one, which starts when the running one ends.
-type syncGroup struct {
-	mu      sync.Mutex
-	running bool
-	next    *syncCall
-}
-
-type syncCall struct {
-	done chan struct{}
-	err  error
-}
-
-func (g *syncGroup) do(fn func() error) error {
-	g.mu.Lock()
-	if g.next == nil {
-		g.next = &syncCall{done: make(chan struct{})}
-	}
-	c := g.next
-	if !g.running {
-		g.running = true
-		g.next = nil
-		go g.run(c, fn)
-	}
-	g.mu.Unlock()
-	<-c.done
-	return c.err
-}
-
-func (g *syncGroup) run(c *syncCall, fn func() error) {
-	for c != nil {
-		c.err = fn()
-		close(c.done)
-		g.mu.Lock()
-		c, g.next = g.next, nil
-		if c == nil {
-			g.running = false
-		}
-		g.mu.Unlock()
-	}
 }

@@ -69,7 +69,7 @@ func TestRemovedVoterStaysRemoved(t *testing.T) {
 	}
 	nodes := brokertest.StartCluster(t, 3, nil)
 	leader := brokertest.WaitClusterLeader(t, nodes, 10*time.Second)
-	victim := followers(nodes, leader)[0]
+	victim := brokertest.Followers(nodes, leader)[0]
 	// Wait until the victim's record exists (heartbeats), then remove it.
 	deadline := time.Now().Add(10 * time.Second)
 	for !hasNode(t, leader.Broker, victim.NodeID()) {

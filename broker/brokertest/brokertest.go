@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hookq/hookq/broker"
+	"github.com/hookq/hookq/cluster"
 )
 
 // FreeAddr returns a 127.0.0.1 address with a port free at the time of
@@ -52,6 +53,15 @@ func MustOpen(tb testing.TB) *broker.Broker {
 // filled when empty).
 func MustOpenConfig(tb testing.TB, cfg broker.Config) *broker.Broker {
 	tb.Helper()
+	b, _ := MustOpenMember(tb, cfg, cluster.Config{})
+	return b
+}
+
+// MustOpenMember is MustOpenConfig with the node's cluster side attached
+// (cc.Self's id and Raft address come from cfg; cc.Key defaults to
+// ClusterKey). Register the Member on a gRPC server to serve its peers.
+func MustOpenMember(tb testing.TB, cfg broker.Config, cc cluster.Config) (*broker.Broker, *cluster.Member) {
+	tb.Helper()
 	if cfg.NodeID == "" {
 		cfg.NodeID = "n1"
 	}
@@ -65,9 +75,22 @@ func MustOpenConfig(tb testing.TB, cfg broker.Config) *broker.Broker {
 	if err != nil {
 		tb.Fatalf("open broker: %v", err)
 	}
-	tb.Cleanup(func() { b.Close() })
+	cc.Self.ID, cc.Self.RaftAddr = cfg.NodeID, cfg.RaftAddr
+	if cc.Key == "" {
+		cc.Key = ClusterKey
+	}
+	m, err := cluster.NewMember(b, cc)
+	if err != nil {
+		b.Close()
+		tb.Fatalf("cluster member: %v", err)
+	}
+	b.SetCluster(m)
+	tb.Cleanup(func() {
+		m.Close()
+		b.Close()
+	})
 	WaitLeader(tb, b, 10*time.Second)
-	return b
+	return b, m
 }
 
 // WaitLeader polls until b leads and serves reads, or fails the test.

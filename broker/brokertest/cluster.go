@@ -1,12 +1,14 @@
 package brokertest
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"testing"
 	"time"
 
 	"github.com/hookq/hookq/broker"
+	"github.com/hookq/hookq/cluster"
 	"github.com/hookq/hookq/internal/tlsutil/tlstest"
 	"google.golang.org/grpc"
 )
@@ -28,10 +30,15 @@ var FastRaft = broker.RaftTuning{
 	ApplyTimeout:       5 * time.Second,
 }
 
-// Node is one in-process cluster member with its gRPC server.
+// Node is one in-process cluster member: its broker, its cluster side
+// and the gRPC server that carries the Cluster service.
 type Node struct {
 	*broker.Broker
-	Cfg  broker.Config
+	Member *cluster.Member
+	Cfg    broker.Config
+	// Self is the node's advertised addresses (its GRPCAddr is where its
+	// gRPC server listens).
+	Self cluster.Node
 	GRPC *grpc.Server
 }
 
@@ -40,12 +47,13 @@ func (n *Node) Restart(tb testing.TB) {
 	tb.Helper()
 	cfg := n.Cfg
 	cfg.Peers = nil
-	*n = *startNode(tb, cfg)
+	*n = *startNode(tb, cfg, n.Self)
 }
 
-// StopNode closes a node (its gRPC server and broker).
+// StopNode closes a node (its gRPC server, cluster side and broker).
 func (n *Node) Stop() {
 	n.GRPC.Stop()
+	n.Member.Close()
 	n.Broker.Close()
 }
 
@@ -57,10 +65,7 @@ func StartCluster(tb testing.TB, n int, tune func(*broker.Config)) []*Node {
 	cfgs := make([]broker.Config, n)
 	for i := range cfgs {
 		id := fmt.Sprintf("n%d", i+1)
-		cfgs[i] = broker.Config{
-			NodeID: id, DataDir: tb.TempDir(), RaftAddr: FreeAddr(tb), GRPCAddr: FreeAddr(tb),
-			HTTPAddr: FreeAddr(tb), ClusterKey: ClusterKey, Raft: FastRaft,
-		}
+		cfgs[i] = broker.Config{NodeID: id, DataDir: tb.TempDir(), RaftAddr: FreeAddr(tb), Raft: FastRaft}
 		if tune != nil {
 			tune(&cfgs[i])
 		}
@@ -69,7 +74,7 @@ func StartCluster(tb testing.TB, n int, tune func(*broker.Config)) []*Node {
 	nodes := make([]*Node, n)
 	for i := range cfgs {
 		cfgs[i].Peers = peers
-		nodes[i] = startNode(tb, cfgs[i])
+		nodes[i] = startNode(tb, cfgs[i], cluster.Node{GRPCAddr: FreeAddr(tb), HTTPAddr: FreeAddr(tb)})
 	}
 	WaitClusterLeader(tb, nodes, 15*time.Second)
 	return nodes
@@ -85,19 +90,20 @@ func TLS(tb testing.TB, ca *tlstest.CA) func(*broker.Config) {
 // StartJoiner starts a fresh node that waits to be added (--join).
 func StartJoiner(tb testing.TB, id string, tune func(*broker.Config)) *Node {
 	tb.Helper()
-	cfg := broker.Config{
-		NodeID: id, DataDir: tb.TempDir(), RaftAddr: FreeAddr(tb), GRPCAddr: FreeAddr(tb),
-		HTTPAddr: FreeAddr(tb), ClusterKey: ClusterKey, Raft: FastRaft, NoBootstrap: true,
-	}
+	cfg := broker.Config{NodeID: id, DataDir: tb.TempDir(), RaftAddr: FreeAddr(tb), Raft: FastRaft, NoBootstrap: true}
 	if tune != nil {
 		tune(&cfg)
 	}
-	return startNode(tb, cfg)
+	return startNode(tb, cfg, cluster.Node{GRPCAddr: FreeAddr(tb), HTTPAddr: FreeAddr(tb)})
 }
 
-func startNode(tb testing.TB, cfg broker.Config) *Node {
+// startNode opens a broker on cfg, attaches its cluster side (self's
+// addresses, the cluster key, and cfg.ClusterTLS for gRPC too) and serves
+// it on self.GRPCAddr.
+func startNode(tb testing.TB, cfg broker.Config, self cluster.Node) *Node {
 	tb.Helper()
-	ln, err := net.Listen("tcp", cfg.GRPCAddr)
+	self.ID, self.RaftAddr = cfg.NodeID, cfg.RaftAddr
+	ln, err := net.Listen("tcp", self.GRPCAddr)
 	if err != nil {
 		tb.Fatalf("grpc listen: %v", err)
 	}
@@ -106,14 +112,21 @@ func startNode(tb testing.TB, cfg broker.Config) *Node {
 		ln.Close()
 		tb.Fatalf("open %s: %v", cfg.NodeID, err)
 	}
-	opts := append(broker.GRPCServerOptions(), grpc.UnaryInterceptor(broker.AuthInterceptor(cfg.ClusterKey)))
-	if creds := broker.ServerCredentials(nil, cfg.ClusterTLS); creds != nil {
+	m, err := cluster.NewMember(b, cluster.Config{Self: self, Key: ClusterKey, TLS: cfg.ClusterTLS, Timeout: cfg.Raft.ApplyTimeout})
+	if err != nil {
+		ln.Close()
+		b.Close()
+		tb.Fatalf("cluster member %s: %v", cfg.NodeID, err)
+	}
+	b.SetCluster(m)
+	opts := append(broker.GRPCServerOptions(), grpc.UnaryInterceptor(cluster.AuthInterceptor(ClusterKey)))
+	if creds := cluster.ServerCredentials(nil, cfg.ClusterTLS); creds != nil {
 		opts = append(opts, grpc.Creds(creds))
 	}
 	s := grpc.NewServer(opts...)
-	b.RegisterGRPC(s)
+	m.Register(s)
 	go s.Serve(ln)
-	n := &Node{Broker: b, Cfg: cfg, GRPC: s}
+	n := &Node{Broker: b, Member: m, Cfg: cfg, Self: self, GRPC: s}
 	tb.Cleanup(n.Stop)
 	return n
 }
@@ -171,4 +184,26 @@ func mustDigest(tb testing.TB, n *Node) string {
 		tb.Fatalf("digest: %v", err)
 	}
 	return d
+}
+
+// Followers is nodes without leader.
+func Followers(nodes []*Node, leader *Node) []*Node {
+	var out []*Node
+	for _, n := range nodes {
+		if n != leader {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// MustEnqueue enqueues body to q through b (source "s") and returns the
+// message id, or fails the test.
+func MustEnqueue(tb testing.TB, b *broker.Broker, q, body string) string {
+	tb.Helper()
+	r, err := b.Enqueue(context.Background(), broker.EnqueueRequest{Source: "s", Queues: []string{q}, Body: []byte(body)})
+	if err != nil {
+		tb.Fatalf("enqueue via %s: %v", b.NodeID(), err)
+	}
+	return r.MessageID
 }

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/hookq/hookq/api"
-	"github.com/hookq/hookq/broker"
+	"github.com/hookq/hookq/cluster"
 	"github.com/hookq/hookq/internal/tlsutil"
 )
 
@@ -52,7 +52,7 @@ func runIngestNode(ctx context.Context, c serveConfig, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("http listen: %w", err)
 	}
-	n, err := broker.OpenIngest(broker.IngestConfig{
+	n, err := cluster.OpenIngest(cluster.IngestConfig{
 		NodeID: c.nodeID, HTTPAddr: advertised(ln.Addr(), hostPort()), Seeds: seeds, Key: key, Logger: log,
 		ClusterTLS: tlsSet.cluster,
 	})

@@ -15,6 +15,7 @@ import (
 
 	"github.com/hookq/hookq/api"
 	"github.com/hookq/hookq/broker"
+	"github.com/hookq/hookq/cluster"
 	"github.com/hookq/hookq/ingest"
 	"google.golang.org/grpc"
 )
@@ -146,17 +147,27 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("grpc listen: %w", err)
 	}
 	b, err := broker.Open(broker.Config{
-		NodeID: c.nodeID, DataDir: c.dataDir, RaftAddr: c.raftAddr, HTTPAddr: advertised(httpLn.Addr(), c.raftAddr),
-		GRPCAddr: advertised(grpcLn.Addr(), c.raftAddr), Peers: peers, NoBootstrap: c.join != "", ClusterKey: c.clusterKey, Logger: log,
-		ClusterTLS: tlsSet.cluster, PublicTLS: tlsSet.public != nil,
+		NodeID: c.nodeID, DataDir: c.dataDir, RaftAddr: c.raftAddr, Peers: peers, NoBootstrap: c.join != "", Logger: log,
+		ClusterTLS: tlsSet.cluster,
 	})
 	if err != nil {
 		httpLn.Close()
 		grpcLn.Close()
 		return err
 	}
-	gs := grpc.NewServer(tlsSet.grpcOptions(append(broker.GRPCServerOptions(), grpc.UnaryInterceptor(broker.NodeAuth{ClusterKey: c.clusterKey, IngestKey: c.ingestKey}.UnaryInterceptor())))...)
-	b.RegisterGRPC(gs)
+	member, err := cluster.NewMember(b, cluster.Config{
+		Self: cluster.Node{ID: c.nodeID, RaftAddr: c.raftAddr, HTTPAddr: advertised(httpLn.Addr(), c.raftAddr), GRPCAddr: advertised(grpcLn.Addr(), c.raftAddr)},
+		Key:  c.clusterKey, TLS: tlsSet.cluster, PublicTLS: tlsSet.public != nil, Logger: log,
+	})
+	if err != nil {
+		httpLn.Close()
+		grpcLn.Close()
+		b.Close()
+		return err
+	}
+	b.SetCluster(member)
+	gs := grpc.NewServer(tlsSet.grpcOptions(append(broker.GRPCServerOptions(), grpc.UnaryInterceptor(cluster.NodeAuth{ClusterKey: c.clusterKey, IngestKey: c.ingestKey}.UnaryInterceptor())))...)
+	member.Register(gs)
 	go func() {
 		if err := gs.Serve(grpcLn); err != nil {
 			log.Error("grpc server", "err", err)
@@ -202,6 +213,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}
 	gs.GracefulStop()
+	member.Close()
 	return b.Close()
 }
 

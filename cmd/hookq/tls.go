@@ -14,7 +14,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/hookq/hookq/broker"
+	"github.com/hookq/hookq/cluster"
 	"github.com/hookq/hookq/internal/tlsutil"
 	"google.golang.org/grpc"
 )
@@ -123,7 +123,7 @@ func (s *tlsSetup) voterListener() *tls.Config { return tlsutil.Listener(s.publi
 
 // grpcOptions adds the transport credentials of a voter's gRPC listener.
 func (s *tlsSetup) grpcOptions(opts []grpc.ServerOption) []grpc.ServerOption {
-	if creds := broker.ServerCredentials(s.public, s.cluster); creds != nil {
+	if creds := cluster.ServerCredentials(s.public, s.cluster); creds != nil {
 		opts = append(opts, grpc.Creds(creds))
 	}
 	return opts

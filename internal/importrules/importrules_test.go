@@ -66,9 +66,6 @@ var knownViolations = map[string]string{
 	// types; the final commit of issue 10 deletes these two entries.
 	"api -> storage":       "TODO(issue 10): api still uses storage ids and states",
 	"api -> proto/raftcmd": "TODO(issue 10): api still uses the raftcmd records",
-	// TODO(issue 10): the ingest node's HTTP seed discovery moves to
-	// cluster/; that commit deletes this entry.
-	"broker -> net/http": "TODO(issue 10): IngestNode.discover still lives in broker",
 }
 
 type pkg struct {

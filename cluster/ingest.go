@@ -1,16 +1,16 @@
-package broker
+package cluster
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
+	"github.com/hookq/hookq/broker"
 	"github.com/hookq/hookq/ingest"
+	"github.com/hookq/hookq/internal/coalesce"
 	"github.com/hookq/hookq/internal/tlsutil"
 	pb "github.com/hookq/hookq/proto/raftcmd"
 	"google.golang.org/grpc/codes"
@@ -27,7 +27,7 @@ type IngestConfig struct {
 	// leader discovery (GET /v1/cluster), Sources, Info, Heartbeat for
 	// this node and Propose of enqueues; see NodeAuth.
 	Key     string
-	Batch   BatchConfig
+	Batch   broker.BatchConfig
 	Timeout time.Duration // one forwarded batch
 	Logger  *slog.Logger
 	// ClusterTLS, when set, makes the node's calls to voters mutual TLS
@@ -41,11 +41,11 @@ type IngestConfig struct {
 // leader changes. It registers itself (role ingest, suffrage none) through
 // its heartbeats.
 type IngestNode struct {
-	cfg     IngestConfig
-	peers   *peers
-	batcher *batcher
-	http    *http.Client
-	kick    chan struct{}
+	cfg   IngestConfig
+	peers *peers
+	relay *broker.Relay
+	http  *http.Client
+	kick  chan struct{}
 
 	mu         sync.RWMutex
 	leaderID   string
@@ -54,7 +54,7 @@ type IngestNode struct {
 	lastOK     time.Time         // last heartbeat the leader answered
 	sources    map[string]*pb.SourceConfig
 	sourcesVer uint64
-	refresh    syncGroup // coalesces cache-miss reloads
+	refresh    coalesce.Group // coalesces cache-miss reloads
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -65,16 +65,13 @@ type IngestNode struct {
 // seeds, then heartbeats it every second.
 func OpenIngest(cfg IngestConfig) (*IngestNode, error) {
 	if cfg.NodeID == "" || len(cfg.Seeds) == 0 {
-		return nil, fmt.Errorf("broker: ingest node needs a node id and --seeds")
+		return nil, fmt.Errorf("cluster: ingest node needs a node id and --seeds")
 	}
-	if err := checkSeedsTLS(cfg.Seeds, cfg.ClusterTLS != nil); err != nil {
+	if err := CheckPeerURLs("--seeds", cfg.ClusterTLS != nil, cfg.Seeds...); err != nil {
 		return nil, err
 	}
-	if cfg.Batch == (BatchConfig{}) {
-		cfg.Batch = DefaultBatch
-	}
 	if cfg.Timeout == 0 {
-		cfg.Timeout = DefaultRaft.ApplyTimeout
+		cfg.Timeout = broker.DefaultRaft.ApplyTimeout
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -84,11 +81,8 @@ func OpenIngest(cfg IngestConfig) (*IngestNode, error) {
 		kick: make(chan struct{}, 1), grpcOf: map[string]string{}, sources: map[string]*pb.SourceConfig{},
 	}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
-	n.batcher = newBatcher(n.ctx, cfg.Batch, func(ctx context.Context, batch []*proposal) {
-		forwardBatch(ctx, n, n.peers, batch, cfg.Timeout, nil, nil)
-	})
-	n.wg.Add(2)
-	go n.batcher.run(n.ctx, &n.wg)
+	n.relay = broker.NewRelay(cfg.Batch, n)
+	n.wg.Add(1)
 	go n.loop()
 	return n, nil
 }
@@ -96,6 +90,7 @@ func OpenIngest(cfg IngestConfig) (*IngestNode, error) {
 // Close stops the node.
 func (n *IngestNode) Close() error {
 	n.cancel()
+	n.relay.Close()
 	n.wg.Wait()
 	n.peers.close()
 	return nil
@@ -120,6 +115,17 @@ func (n *IngestNode) leaderChanged() {
 // selfLeads is false: an ingest node never leads.
 func (n *IngestNode) selfLeads() bool { return false }
 
+// Forward sends a batch of its relay to the leader (broker.Leader).
+func (n *IngestNode) Forward(ctx context.Context, ops []*pb.Op) ([]*pb.OpResult, uint64, error) {
+	return forward(ctx, n, n.peers, ops, n.cfg.Timeout)
+}
+
+// CommitIndex is not asked of an ingest node's relay (broker.Leader): it
+// has no state to bring up to date.
+func (n *IngestNode) CommitIndex(context.Context) (uint64, error) {
+	return 0, fmt.Errorf("%w: an ingest node keeps no state", broker.ErrBadRequest)
+}
+
 // Ready: the leader answered within the last 5s.
 func (n *IngestNode) Ready() bool {
 	n.mu.RLock()
@@ -136,18 +142,18 @@ func (n *IngestNode) Source(name string) (*pb.SourceConfig, error) {
 		return c, nil
 	}
 	if !ingest.ValidName(name) {
-		return nil, ErrSourceNotFound
+		return nil, broker.ErrSourceNotFound
 	}
 	if !n.Ready() {
-		return nil, fmt.Errorf("%w: no leader", ErrUnavailable)
+		return nil, fmt.Errorf("%w: no leader", broker.ErrUnavailable)
 	}
-	if err := n.refresh.do(n.refreshSources); err != nil {
+	if err := n.refresh.Do(n.refreshSources); err != nil {
 		return nil, err
 	}
 	if c, ok := n.cached(name); ok {
 		return c, nil
 	}
-	return nil, ErrSourceNotFound
+	return nil, broker.ErrSourceNotFound
 }
 
 func (n *IngestNode) cached(name string) (*pb.SourceConfig, bool) {
@@ -161,16 +167,16 @@ func (n *IngestNode) cached(name string) (*pb.SourceConfig, bool) {
 func (n *IngestNode) refreshSources() error {
 	_, addr, ok := n.leaderGRPC()
 	if !ok {
-		return fmt.Errorf("%w: no leader", ErrUnavailable)
+		return fmt.Errorf("%w: no leader", broker.ErrUnavailable)
 	}
 	c, err := n.peers.client(addr)
 	if err != nil {
-		return fmt.Errorf("%w: %v", ErrUnavailable, err)
+		return fmt.Errorf("%w: %v", broker.ErrUnavailable, err)
 	}
-	ctx, cancel := context.WithTimeout(n.ctx, leaderSyncTimeout)
+	ctx, cancel := context.WithTimeout(n.ctx, sourcesTimeout)
 	defer cancel()
 	if err := n.loadSources(ctx, c); err != nil {
-		return fmt.Errorf("%w: source configs from the leader: %v", ErrUnavailable, err)
+		return fmt.Errorf("%w: source configs from the leader: %v", broker.ErrUnavailable, err)
 	}
 	return nil
 }
@@ -191,8 +197,8 @@ func (n *IngestNode) loadSources(ctx context.Context, c pb.ClusterClient) error 
 }
 
 // Enqueue forwards one webhook to the leader (batched with others).
-func (n *IngestNode) Enqueue(ctx context.Context, req EnqueueRequest) (EnqueueResult, error) {
-	return enqueueVia(ctx, n.batcher, req)
+func (n *IngestNode) Enqueue(ctx context.Context, req broker.EnqueueRequest) (broker.EnqueueResult, error) {
+	return n.relay.Enqueue(ctx, req)
 }
 
 func (n *IngestNode) loop() {
@@ -226,7 +232,8 @@ func (n *IngestNode) beat() {
 	}
 	ctx, cancel := context.WithTimeout(n.ctx, heartbeatInterval)
 	defer cancel()
-	resp, err := c.Heartbeat(n.peers.ctx(ctx), &pb.HeartbeatRequest{Node: &pb.NodeRecord{Id: n.cfg.NodeID, HttpAddr: n.cfg.HTTPAddr, Role: "ingest"}})
+	self := Node{ID: n.cfg.NodeID, HTTPAddr: n.cfg.HTTPAddr, Role: RoleIngest}
+	resp, err := c.Heartbeat(n.peers.ctx(ctx), &pb.HeartbeatRequest{Node: self.record()})
 	if err != nil {
 		if status.Code(err) != codes.Canceled {
 			n.cfg.Logger.Debug("heartbeat", "leader", id, "err", err)
@@ -243,28 +250,11 @@ func (n *IngestNode) beat() {
 	}
 }
 
-// discover asks the seeds (GET /v1/cluster) who leads and where.
+// discover asks the seeds who leads and where (see seedCluster).
 func (n *IngestNode) discover() {
 	for _, seed := range n.cfg.Seeds {
-		req, err := http.NewRequestWithContext(n.ctx, http.MethodGet, strings.TrimRight(seed, "/")+"/v1/cluster", nil)
+		c, err := seedCluster(n.ctx, n.http, seed, n.cfg.Key)
 		if err != nil {
-			continue
-		}
-		req.Header.Set("Authorization", "Bearer "+n.cfg.Key)
-		resp, err := n.http.Do(req)
-		if err != nil {
-			continue
-		}
-		var c struct {
-			Leader string `json:"leader"`
-			Nodes  []struct {
-				ID       string `json:"id"`
-				GRPCAddr string `json:"grpcAddr"`
-			} `json:"nodes"`
-		}
-		err = json.NewDecoder(resp.Body).Decode(&c)
-		resp.Body.Close()
-		if err != nil || resp.StatusCode != http.StatusOK {
 			continue
 		}
 		n.mu.Lock()

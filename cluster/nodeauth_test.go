@@ -1,4 +1,4 @@
-package broker_test
+package cluster_test
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 
 	"github.com/hookq/hookq/broker"
 	"github.com/hookq/hookq/broker/brokertest"
+	"github.com/hookq/hookq/cluster"
 	pb "github.com/hookq/hookq/proto/raftcmd"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -32,13 +33,13 @@ type authNode struct {
 
 func startAuthNode(t *testing.T) *authNode {
 	t.Helper()
-	b := brokertest.MustOpen(t)
+	b, m := brokertest.MustOpenMember(t, broker.Config{}, cluster.Config{})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := grpc.NewServer(grpc.UnaryInterceptor(broker.NodeAuth{ClusterKey: authClusterKey, IngestKey: authIngestKey}.UnaryInterceptor()))
-	b.RegisterGRPC(s)
+	s := grpc.NewServer(grpc.UnaryInterceptor(cluster.NodeAuth{ClusterKey: authClusterKey, IngestKey: authIngestKey}.UnaryInterceptor()))
+	m.Register(s)
 	go s.Serve(ln)
 	t.Cleanup(s.Stop)
 	conn, err := grpc.NewClient(ln.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
@@ -235,13 +236,13 @@ func TestClusterServiceNeedsANodeKey(t *testing.T) {
 
 // AuthInterceptor (cluster key only) accepts no ingest key at all.
 func TestAuthInterceptorIsClusterKeyOnly(t *testing.T) {
-	b := brokertest.MustOpen(t)
+	_, m := brokertest.MustOpenMember(t, broker.Config{}, cluster.Config{})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := grpc.NewServer(grpc.UnaryInterceptor(broker.AuthInterceptor(authClusterKey)))
-	b.RegisterGRPC(s)
+	s := grpc.NewServer(grpc.UnaryInterceptor(cluster.AuthInterceptor(authClusterKey)))
+	m.Register(s)
 	go s.Serve(ln)
 	t.Cleanup(s.Stop)
 	conn, err := grpc.NewClient(ln.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))

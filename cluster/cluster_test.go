@@ -1,4 +1,4 @@
-package broker_test
+package cluster_test
 
 import (
 	"context"
@@ -12,25 +12,6 @@ import (
 	"github.com/hookq/hookq/broker/brokertest"
 	pb "github.com/hookq/hookq/proto/raftcmd"
 )
-
-func followers(nodes []*brokertest.Node, leader *brokertest.Node) []*brokertest.Node {
-	var out []*brokertest.Node
-	for _, n := range nodes {
-		if n != leader {
-			out = append(out, n)
-		}
-	}
-	return out
-}
-
-func enqueue(t *testing.T, b *broker.Broker, q, body string) string {
-	t.Helper()
-	r, err := b.Enqueue(context.Background(), broker.EnqueueRequest{Source: "s", Queues: []string{q}, Body: []byte(body)})
-	if err != nil {
-		t.Fatalf("enqueue via %s: %v", b.NodeID(), err)
-	}
-	return r.MessageID
-}
 
 // Every command type goes through the log; all replicas end byte-identical.
 func TestClusterReplicatesEveryCommandType(t *testing.T) {
@@ -48,7 +29,7 @@ func TestClusterReplicatesEveryCommandType(t *testing.T) {
 	if _, err := b.CreateToken(ctx, "tok", []string{"consume:*"}); err != nil {
 		t.Fatal(err)
 	}
-	ids := []string{enqueue(t, b, "orders", "a"), enqueue(t, b, "orders", "b"), enqueue(t, b, "orders", "c")}
+	ids := []string{brokertest.MustEnqueue(t, b, "orders", "a"), brokertest.MustEnqueue(t, b, "orders", "b"), brokertest.MustEnqueue(t, b, "orders", "c")}
 	ds, err := b.Lease(ctx, "orders", broker.LeaseOptions{Max: 3})
 	if err != nil || len(ds) != 3 {
 		t.Fatalf("lease: %v %d", err, len(ds))
@@ -99,7 +80,7 @@ func TestFollowerForwardsToLeader(t *testing.T) {
 	}
 	nodes := brokertest.StartCluster(t, 3, nil)
 	leader := brokertest.WaitClusterLeader(t, nodes, 10*time.Second)
-	f := followers(nodes, leader)[0]
+	f := brokertest.Followers(nodes, leader)[0]
 	ctx := context.Background()
 	mustQueue(t, leader.Broker, "q")
 	// A lease on a follower right after the queue was created elsewhere is
@@ -110,7 +91,7 @@ func TestFollowerForwardsToLeader(t *testing.T) {
 	if _, err := f.Lease(ctx, "never-made", broker.LeaseOptions{Max: 1}); !errors.Is(err, broker.ErrQueueNotFound) {
 		t.Fatalf("lease of an unknown queue via follower: %v, want not found", err)
 	}
-	id := enqueue(t, f.Broker, "q", "via follower")
+	id := brokertest.MustEnqueue(t, f.Broker, "q", "via follower")
 	// The follower leases once it has replicated the message.
 	ds, err := f.Lease(ctx, "q", broker.LeaseOptions{Max: 1, Wait: 5 * time.Second})
 	if err != nil || len(ds) != 1 {
@@ -169,7 +150,7 @@ func TestPartitionedLeaderStepsDownAndHealConverges(t *testing.T) {
 	nodes := brokertest.StartCluster(t, 3, nil)
 	old := brokertest.WaitClusterLeader(t, nodes, 10*time.Second)
 	mustQueue(t, old.Broker, "q")
-	before := enqueue(t, old.Broker, "q", "before")
+	before := brokertest.MustEnqueue(t, old.Broker, "q", "before")
 	ctx := context.Background()
 
 	old.Partition(true)
@@ -183,9 +164,9 @@ func TestPartitionedLeaderStepsDownAndHealConverges(t *testing.T) {
 	if !errors.Is(err, broker.ErrUnavailable) && !errors.Is(err, broker.ErrNotLeader) {
 		t.Fatalf("partitioned leader write error = %v, want unavailable/not leader", err)
 	}
-	rest := followers(nodes, old)
+	rest := brokertest.Followers(nodes, old)
 	leader := brokertest.WaitClusterLeader(t, rest, 15*time.Second)
-	after := enqueue(t, leader.Broker, "q", "after")
+	after := brokertest.MustEnqueue(t, leader.Broker, "q", "after")
 	deadline := time.Now().Add(10 * time.Second)
 	for old.IsLeader() {
 		if time.Now().After(deadline) {
@@ -220,14 +201,14 @@ func TestJoinCatchesUpBySnapshotAndRemoveDropsVoter(t *testing.T) {
 	leader := brokertest.WaitClusterLeader(t, nodes, 10*time.Second)
 	mustQueue(t, leader.Broker, "q")
 	for i := 0; i < 50; i++ {
-		enqueue(t, leader.Broker, "q", strconv.Itoa(i))
+		brokertest.MustEnqueue(t, leader.Broker, "q", strconv.Itoa(i))
 	}
 	if err := leader.Raft().Snapshot().Error(); err != nil {
 		t.Fatalf("snapshot: %v", err)
 	}
 	joiner := brokertest.StartJoiner(t, "n4", small)
 	if err := nodes[0].Join(context.Background(), &pb.NodeRecord{
-		Id: "n4", RaftAddr: joiner.Cfg.RaftAddr, HttpAddr: joiner.Cfg.HTTPAddr, GrpcAddr: joiner.Cfg.GRPCAddr,
+		Id: "n4", RaftAddr: joiner.Cfg.RaftAddr, HttpAddr: joiner.Self.HTTPAddr, GrpcAddr: joiner.Self.GRPCAddr,
 	}); err != nil {
 		t.Fatalf("join: %v", err)
 	}

@@ -1,4 +1,4 @@
-package broker_test
+package cluster_test
 
 import (
 	"context"
@@ -114,7 +114,7 @@ func TestForgedAppendEntriesReachesAPlaintextFollower(t *testing.T) {
 	}
 	nodes := brokertest.StartCluster(t, 3, nil)
 	leader := brokertest.WaitClusterLeader(t, nodes, 10*time.Second)
-	f := followers(nodes, leader)[0]
+	f := brokertest.Followers(nodes, leader)[0]
 	// The leader may append between our reading the follower's log and
 	// the forged entry arriving (the entry is then skipped): retry.
 	for i := 0; i < 20 && !hasToken(t, f.Broker, "intruder"); i++ {
@@ -229,7 +229,7 @@ func TestMTLSClusterShutsOutForeignNodes(t *testing.T) {
 	mustQueue(t, leader.Broker, "orders")
 	c := startCommitter(t, nodes, "orders")
 	c.advancing(t, "start")
-	f := followers(nodes, leader)[0]
+	f := brokertest.Followers(nodes, leader)[0]
 	rogue := rogueCA.Node(t, "n4")
 
 	t.Run("forged AppendEntries", func(t *testing.T) {
@@ -276,7 +276,7 @@ func TestMTLSClusterShutsOutForeignNodes(t *testing.T) {
 			// node's) may heartbeat but not change membership.
 			{"ingest certificate of the cluster CA", credentials.NewTLS(presenting(ca, &ingest.Cert)), codes.PermissionDenied, codes.OK},
 		} {
-			m, h := clusterCall(t, leader.Cfg.GRPCAddr, tc.creds)
+			m, h := clusterCall(t, leader.Self.GRPCAddr, tc.creds)
 			if status.Code(m) != tc.membership || status.Code(h) != tc.beat {
 				t.Errorf("%s: membership %v, heartbeat %v; want codes %v, %v", tc.name, m, h, tc.membership, tc.beat)
 			}
@@ -313,7 +313,7 @@ func TestMTLSClusterShutsOutForeignNodes(t *testing.T) {
 		}
 		t.Logf("plaintext Raft client: read %x, %v", buf[:n], err)
 		// A plaintext gRPC client of the leader's port fails too.
-		_, h := clusterCall(t, leader.Cfg.GRPCAddr, insecure.NewCredentials())
+		_, h := clusterCall(t, leader.Self.GRPCAddr, insecure.NewCredentials())
 		if status.Code(h) != codes.Unavailable {
 			t.Fatalf("plaintext gRPC heartbeat: %v, want Unavailable", h)
 		}
@@ -338,17 +338,17 @@ func TestMTLSClusterPartitionHealAndJoin(t *testing.T) {
 	nodes := brokertest.StartCluster(t, 3, brokertest.TLS(t, ca))
 	old := brokertest.WaitClusterLeader(t, nodes, 10*time.Second)
 	mustQueue(t, old.Broker, "q")
-	before := enqueue(t, old.Broker, "q", "before")
+	before := brokertest.MustEnqueue(t, old.Broker, "q", "before")
 
 	old.Partition(true)
-	leader := brokertest.WaitClusterLeader(t, followers(nodes, old), 15*time.Second)
-	after := enqueue(t, leader.Broker, "q", "after")
+	leader := brokertest.WaitClusterLeader(t, brokertest.Followers(nodes, old), 15*time.Second)
+	after := brokertest.MustEnqueue(t, leader.Broker, "q", "after")
 	old.Partition(false)
 
 	n4 := brokertest.StartJoiner(t, "n4", brokertest.TLS(t, ca))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := leader.Join(ctx, &pb.NodeRecord{Id: "n4", RaftAddr: n4.Cfg.RaftAddr, HttpAddr: n4.Cfg.HTTPAddr, GrpcAddr: n4.Cfg.GRPCAddr}); err != nil {
+	if err := leader.Join(ctx, &pb.NodeRecord{Id: "n4", RaftAddr: n4.Cfg.RaftAddr, HttpAddr: n4.Self.HTTPAddr, GrpcAddr: n4.Self.GRPCAddr}); err != nil {
 		t.Fatalf("join n4: %v", err)
 	}
 	all := append(nodes, n4)

@@ -1,4 +1,4 @@
-package broker_test
+package cluster_test
 
 import (
 	"bytes"
@@ -25,7 +25,7 @@ func TestLargeBodyIsForwardedAndLeasedThroughFollower(t *testing.T) {
 	}
 	nodes := brokertest.StartCluster(t, 3, nil)
 	leader := brokertest.WaitClusterLeader(t, nodes, 10*time.Second)
-	f := followers(nodes, leader)[0].Broker
+	f := brokertest.Followers(nodes, leader)[0].Broker
 	ctx := context.Background()
 	mustQueue(t, leader.Broker, "big")
 	body := bytes.Repeat([]byte("0123456789abcdef"), 6<<20/16)

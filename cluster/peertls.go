@@ -1,87 +1,26 @@
-package broker
+package cluster
 
 import (
 	"context"
-	"crypto/tls"
-	"fmt"
-	"net/http"
-	"strings"
-	"time"
 
 	"github.com/hookq/hookq/internal/tlsutil"
 	pb "github.com/hookq/hookq/proto/raftcmd"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 )
 
-// peerCredentials is how a node dials its peers' gRPC listeners: mutual
-// TLS under the cluster server name with a cluster identity, server-only
-// TLS verified against the system roots when peers serve a public
-// certificate, plaintext otherwise.
-func peerCredentials(cluster *tlsutil.Cluster, publicTLS bool) credentials.TransportCredentials {
-	switch {
-	case cluster != nil:
-		return credentials.NewTLS(cluster.Client())
-	case publicTLS:
-		return credentials.NewTLS(&tls.Config{MinVersion: tls.VersionTLS12})
-	}
-	return insecure.NewCredentials()
-}
-
-// peerHTTPClient is the client an ingest node uses for the HTTP calls it
-// makes to voters (leader discovery): with a cluster identity it presents
-// its certificate and verifies the voter's against the cluster CA.
-func peerHTTPClient(cluster *tlsutil.Cluster) *http.Client {
-	if cluster == nil {
-		return &http.Client{Timeout: 2 * time.Second}
-	}
-	return &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{
-		TLSClientConfig:     cluster.Client(),
-		TLSHandshakeTimeout: 2 * time.Second,
-		MaxIdleConnsPerHost: 2,
-		IdleConnTimeout:     time.Minute,
-	}}
-}
-
-// anyHTTPS reports whether some URL is https (the seeds serve TLS).
-func anyHTTPS(urls []string) bool {
-	for _, u := range urls {
-		if strings.HasPrefix(strings.ToLower(u), "https://") {
-			return true
-		}
-	}
-	return false
-}
-
-// checkSeedsTLS refuses, for a node with a cluster identity, any seed
-// that is not an https:// URL: the scheme is how a node knows a peer's
-// mode, and a node configured for mutual TLS never talks to a peer in
-// plaintext.
-func checkSeedsTLS(seeds []string, mtls bool) error {
-	if !mtls {
-		return nil
-	}
-	for _, s := range seeds {
-		if !strings.HasPrefix(strings.ToLower(s), "https://") {
-			return fmt.Errorf("broker: mutual TLS is configured but seed %q is not an https:// URL", s)
-		}
-	}
-	return nil
-}
-
-// clusterServiceDesc is the Cluster service as this node registers it.
+// serviceDesc is the Cluster service as this node registers it.
 // With a cluster identity every method first checks the caller's
 // certificate, before the request is decoded and before any interceptor
 // runs: a caller without a certificate verified against the cluster CA
 // (the gRPC listener asks for one with VerifyClientCertIfGiven, since the
 // public API shares the port) is Unauthenticated whatever bearer it holds,
 // and Membership also needs a voter certificate.
-func (b *Broker) clusterServiceDesc() *grpc.ServiceDesc {
-	if b.cfg.ClusterTLS == nil {
+func (m *Member) serviceDesc() *grpc.ServiceDesc {
+	if m.cfg.TLS == nil {
 		return &pb.Cluster_ServiceDesc
 	}
 	d := pb.Cluster_ServiceDesc

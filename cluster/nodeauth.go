@@ -1,4 +1,4 @@
-package broker
+package cluster
 
 import (
 	"context"
@@ -120,20 +120,20 @@ func ingestMay(method string, req any) error {
 // heartbeat for n: only for an ingest node's record, never for a Raft
 // member or a record that says otherwise (it must not register or alter a
 // voter).
-func (b *Broker) ingestMayRecord(n *pb.NodeRecord) error {
-	if n.GetId() == "" || n.GetRole() != "ingest" {
+func (m *Member) ingestMayRecord(n Node) error {
+	if n.ID == "" || n.Role != RoleIngest {
 		return status.Error(codes.PermissionDenied, "the ingest credential may only heartbeat for a node of role ingest")
 	}
-	if b.isMember(n.Id) {
-		return status.Errorf(codes.PermissionDenied, "node %q is a cluster member: not an ingest node", n.Id)
+	if m.isMember(n.ID) {
+		return status.Errorf(codes.PermissionDenied, "node %q is a cluster member: not an ingest node", n.ID)
 	}
-	nodes, err := b.store.Nodes()
+	records, err := m.local.Nodes()
 	if err != nil {
 		return status.Error(codes.Unavailable, err.Error())
 	}
-	for _, have := range nodes {
-		if have.Id == n.Id && have.Role != "ingest" {
-			return status.Errorf(codes.PermissionDenied, "node %q is recorded with role %q", n.Id, have.Role)
+	for _, have := range records {
+		if have.Id == n.ID && have.Role != RoleIngest {
+			return status.Errorf(codes.PermissionDenied, "node %q is recorded with role %q", n.ID, have.Role)
 		}
 	}
 	return nil

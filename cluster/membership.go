@@ -1,0 +1,170 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/raft"
+	"github.com/hookq/hookq/broker"
+	pb "github.com/hookq/hookq/proto/raftcmd"
+)
+
+// Join adds a fresh node to the cluster as a voter (on the leader, or
+// forwarded to it) and records its addresses.
+func (m *Member) Join(ctx context.Context, r *pb.NodeRecord) error {
+	n := nodeOf(r)
+	if err := ValidateJoin(n); err != nil {
+		return err
+	}
+	n.Role = RoleVoter
+	return m.membership(ctx, &pb.MembershipRequest{Kind: pb.MembershipRequest_ADD_VOTER, Node: n.record()})
+}
+
+// RemoveNode removes a node from the Raft configuration and forgets its
+// record.
+func (m *Member) RemoveNode(ctx context.Context, id string) error {
+	return m.membership(ctx, &pb.MembershipRequest{Kind: pb.MembershipRequest_REMOVE, Node: &pb.NodeRecord{Id: id}})
+}
+
+// TransferLeadership asks the leader to hand leadership to another voter.
+func (m *Member) TransferLeadership(ctx context.Context) error {
+	return m.membership(ctx, &pb.MembershipRequest{Kind: pb.MembershipRequest_TRANSFER_LEADERSHIP})
+}
+
+func (m *Member) membership(ctx context.Context, req *pb.MembershipRequest) error {
+	if m.selfLeads() {
+		return m.membershipLocal(ctx, req)
+	}
+	_, addr, ok := m.leaderGRPC()
+	if !ok {
+		return errNoLeader
+	}
+	c, err := m.peers.client(addr)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, m.cfg.Timeout)
+	defer cancel()
+	if _, err := c.Membership(m.peers.ctx(ctx), req); err != nil {
+		if werr, ok := broker.FromGRPC(err); ok {
+			return werr
+		}
+		return fmt.Errorf("%w: %v", broker.ErrUnavailable, err)
+	}
+	return nil
+}
+
+func (m *Member) membershipLocal(ctx context.Context, req *pb.MembershipRequest) error {
+	timeout := m.cfg.Timeout
+	switch req.Kind {
+	case pb.MembershipRequest_ADD_VOTER:
+		n := nodeOf(req.Node)
+		if err := m.raft.AddVoter(raft.ServerID(n.ID), raft.ServerAddress(n.RaftAddr), 0, timeout).Error(); err != nil {
+			return broker.RaftError(err)
+		}
+		return m.local.PutNode(ctx, n.record())
+	case pb.MembershipRequest_REMOVE:
+		// The record goes first: once a leader removes itself its Raft
+		// shuts down and can propose nothing more.
+		id := req.GetNode().GetId()
+		known := m.isMember(id)
+		err := m.local.DeleteNode(ctx, id)
+		if errors.Is(err, broker.ErrNodeNotFound) && known {
+			err = nil
+		}
+		if err != nil || !known {
+			return err
+		}
+		m.health.forget(id)
+		if err := m.raft.RemoveServer(raft.ServerID(id), 0, timeout).Error(); err != nil {
+			return broker.RaftError(err)
+		}
+		return nil
+	case pb.MembershipRequest_TRANSFER_LEADERSHIP:
+		if err := m.raft.LeadershipTransfer().Error(); err != nil {
+			return fmt.Errorf("%w: %v", broker.ErrUnavailable, err)
+		}
+		return nil
+	}
+	return fmt.Errorf("%w: unknown membership change %v", broker.ErrBadRequest, req.Kind)
+}
+
+// Cluster describes the cluster as the leader sees it (health and applied
+// indexes come from heartbeats): a follower asks the leader, and falls
+// back to its own view when no leader answers.
+func (m *Member) Cluster() (broker.ClusterInfo, error) {
+	if !m.selfLeads() {
+		if info, err := m.leaderCluster(); err == nil {
+			return info, nil
+		}
+	}
+	return m.localCluster()
+}
+
+func (m *Member) leaderCluster() (broker.ClusterInfo, error) {
+	_, addr, ok := m.leaderGRPC()
+	if !ok {
+		return broker.ClusterInfo{}, broker.ErrNotLeader
+	}
+	c, err := m.peers.client(addr)
+	if err != nil {
+		return broker.ClusterInfo{}, err
+	}
+	ctx, cancel := context.WithTimeout(m.ctx, time.Second)
+	defer cancel()
+	resp, err := c.Info(m.peers.ctx(ctx), &pb.InfoRequest{})
+	if err != nil {
+		return broker.ClusterInfo{}, err
+	}
+	info := broker.ClusterInfo{Leader: resp.Leader, Term: resp.Term}
+	for _, s := range resp.Nodes {
+		info.Nodes = append(info.Nodes, infoOfStatus(s))
+	}
+	return info, nil
+}
+
+// localCluster is this node's own view of the cluster.
+func (m *Member) localCluster() (broker.ClusterInfo, error) {
+	_, leaderID := m.raft.LeaderWithID()
+	info := broker.ClusterInfo{Leader: string(leaderID), Term: m.raft.CurrentTerm()}
+	records, err := m.local.Nodes()
+	if err != nil {
+		return info, err
+	}
+	byID := map[string]Node{}
+	for _, r := range records {
+		byID[r.Id] = nodeOf(r)
+	}
+	leading := m.selfLeads()
+	status := func(n *broker.NodeInfo) {
+		switch {
+		case n.ID == m.cfg.Self.ID:
+			n.Healthy = leading || m.heardFromLeader()
+			n.AppliedIndex = m.raft.AppliedIndex()
+		case leading:
+			n.Healthy, n.AppliedIndex = m.health.get(n.ID, healthyWindow)
+		default:
+			n.Healthy = n.ID == string(leaderID) && m.heardFromLeader()
+		}
+	}
+	for _, s := range m.raftServers() {
+		node, suffrage := serverNode(s)
+		if r, ok := byID[node.ID]; ok {
+			node.HTTPAddr, node.GRPCAddr = r.HTTPAddr, r.GRPCAddr
+			delete(byID, node.ID)
+		}
+		n := node.info(suffrage)
+		status(&n)
+		info.Nodes = append(info.Nodes, n)
+	}
+	for _, r := range records {
+		if node, ok := byID[r.Id]; ok {
+			n := node.info("none")
+			status(&n)
+			info.Nodes = append(info.Nodes, n)
+		}
+	}
+	return info, nil
+}
