@@ -118,7 +118,7 @@ func (e *env) admEnqueue(q, body string) string {
 	e.t.Helper()
 	res, err := e.b.Enqueue(context.Background(), broker.EnqueueRequest{
 		Source: "src", Queues: []string{q}, Body: []byte(body), ContentType: []byte("application/json"),
-		Headers: []*pb.Header{{Name: "X-Test", Value: []byte("yes")}},
+		Headers: []broker.Header{{Name: "X-Test", Value: []byte("yes")}},
 	})
 	if err != nil {
 		e.t.Fatalf("enqueue %s: %v", q, err)

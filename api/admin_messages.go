@@ -54,8 +54,8 @@ func messageOf(q, state string, m *pb.MessageRecord) messageJSON {
 	return messageJSON{
 		MessageID: storage.MessageID(m.Seq), Queue: q, State: state, Source: optString(m.Source),
 		ReceivedAt: rfc3339(m.ReceivedUnixNano), EventID: optString(m.EventId), ReplayOf: optString(m.ReplayOf),
-		Attempts: m.Attempts, DeadLetter: deadLetterOf(m.DeadLetter), ContentType: optString(string(m.ContentType)),
-		Headers: headerMap(m.Headers),
+		Attempts: m.Attempts, DeadLetter: recordDeadLetterOf(m.DeadLetter), ContentType: optString(string(m.ContentType)),
+		Headers: recordHeaderMap(m.Headers),
 	}
 }
 

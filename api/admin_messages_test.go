@@ -254,7 +254,7 @@ func TestMessageDetailShowsALapsedLeaseAsExpired(t *testing.T) {
 		t.Fatalf("deliveries %+v", m.Deliveries)
 	}
 	got := m.Deliveries[0]
-	end := time.Unix(0, d.LeaseExpires).UTC().Format(time.RFC3339Nano)
+	end := d.LeaseExpires.UTC().Format(time.RFC3339Nano)
 	if got.Outcome == nil || *got.Outcome != "expired" || got.SettledAt == nil || *got.SettledAt != end {
 		t.Fatalf("lapsed delivery = %+v, want expired at %s", got, end)
 	}

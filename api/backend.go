@@ -13,6 +13,7 @@ type Backend interface {
 	Enqueue(ctx context.Context, req broker.EnqueueRequest) (broker.EnqueueResult, error)
 	Lease(ctx context.Context, q string, opt broker.LeaseOptions) ([]broker.Delivery, error)
 	Settle(ctx context.Context, q string, items []*pb.SettleItem) ([]broker.SettleItemResult, error)
+	LeaseEnd(q, deliveryID string) (time.Time, bool, error)
 
 	PutQueue(ctx context.Context, name string, cfg *pb.QueueConfig) (bool, error)
 	DeleteQueue(ctx context.Context, name string) error

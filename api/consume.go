@@ -140,8 +140,8 @@ func (s *Server) handleDeliveryAction(w http.ResponseWriter, r *http.Request, q 
 	}
 	s.metrics.settled.WithLabelValues(q, item.Action.String()).Inc()
 	if item.Action == pb.SettleAction_EXTEND {
-		s.streams.settled(q, id, res[0].LeaseExpires)
-		writeJSON(w, http.StatusOK, map[string]string{"leaseExpiresAt": rfc3339(res[0].LeaseExpires)})
+		s.streams.settled(q, id, res[0].LeaseExpires.UnixNano())
+		writeJSON(w, http.StatusOK, map[string]string{"leaseExpiresAt": rfc3339Time(res[0].LeaseExpires)})
 		return
 	}
 	s.streams.settled(q, id, 0)

@@ -102,7 +102,7 @@ func (s *Server) reject(w http.ResponseWriter, r *http.Request, source, reason s
 
 // storedHeaders are the request headers kept with the message, sorted,
 // multi-values joined by ", ", credentials dropped.
-func storedHeaders(h http.Header) []*pb.Header {
+func storedHeaders(h http.Header) []broker.Header {
 	names := make([]string, 0, len(h))
 	for n := range h {
 		if !credentialHeaders[http.CanonicalHeaderKey(n)] {
@@ -110,9 +110,9 @@ func storedHeaders(h http.Header) []*pb.Header {
 		}
 	}
 	sort.Strings(names)
-	out := make([]*pb.Header, 0, len(names))
+	out := make([]broker.Header, 0, len(names))
 	for _, n := range names {
-		out = append(out, &pb.Header{Name: n, Value: []byte(strings.Join(h[n], ", "))})
+		out = append(out, broker.Header{Name: n, Value: []byte(strings.Join(h[n], ", "))})
 	}
 	return out
 }

@@ -34,6 +34,9 @@ func (ingestOnly) Lease(context.Context, string, broker.LeaseOptions) ([]broker.
 func (ingestOnly) Settle(context.Context, string, []*pb.SettleItem) ([]broker.SettleItemResult, error) {
 	return nil, errNotServed
 }
+func (ingestOnly) LeaseEnd(string, string) (time.Time, bool, error) {
+	return time.Time{}, false, errNotServed
+}
 func (ingestOnly) PutQueue(context.Context, string, *pb.QueueConfig) (bool, error) {
 	return false, errNotServed
 }

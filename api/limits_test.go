@@ -20,7 +20,6 @@ import (
 	"github.com/hookq/hookq/broker"
 	"github.com/hookq/hookq/broker/brokertest"
 	"github.com/hookq/hookq/ingest"
-	pb "github.com/hookq/hookq/proto/raftcmd"
 )
 
 // limitBodyTimeout is the body read timeout of these tests' servers.
@@ -300,11 +299,11 @@ func TestMaxConnsMakesTheNextConnectionWait(t *testing.T) {
 func TestMetaHeaderOmitsHeadersOverEightKiB(t *testing.T) {
 	e := newEnv(t)
 	e.queue("big")
-	var hs []*pb.Header
+	var hs []broker.Header
 	for i := 0; i < 60; i++ { // ~60 KiB of headers, some escaped in JSON
-		hs = append(hs, &pb.Header{Name: fmt.Sprintf("X-Big-%02d", i), Value: []byte(strings.Repeat("é", 500))})
+		hs = append(hs, broker.Header{Name: fmt.Sprintf("X-Big-%02d", i), Value: []byte(strings.Repeat("é", 500))})
 	}
-	enqueue := func(headers []*pb.Header) string {
+	enqueue := func(headers []broker.Header) string {
 		res, err := e.b.Enqueue(context.Background(), broker.EnqueueRequest{
 			Source: "test", Queues: []string{"big"}, Body: []byte("x"), ContentType: []byte("text/plain"), Headers: headers,
 		})
@@ -314,7 +313,7 @@ func TestMetaHeaderOmitsHeadersOverEightKiB(t *testing.T) {
 		return res.MessageID
 	}
 	bigID := enqueue(hs)
-	smallID := enqueue([]*pb.Header{{Name: "X-Small", Value: []byte("é")}})
+	smallID := enqueue([]broker.Header{{Name: "X-Small", Value: []byte("é")}})
 
 	resp, _, _ := e.consNext("big", "?wait=5s", adminToken)
 	raw := resp.Header.Get("X-Hookq-Meta")

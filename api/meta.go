@@ -8,7 +8,6 @@ import (
 
 	"github.com/hookq/hookq/broker"
 	pb "github.com/hookq/hookq/proto/raftcmd"
-	"github.com/hookq/hookq/storage"
 )
 
 // deadLetterJSON is a dead-lettered message's origin (docs/API.md §3.6).
@@ -19,7 +18,16 @@ type deadLetterJSON struct {
 	DeadAt      string `json:"deadAt"`
 }
 
-func deadLetterOf(d *pb.DeadLetterInfo) *deadLetterJSON {
+func deadLetterOf(d *broker.DeadLetter) *deadLetterJSON {
+	if d == nil {
+		return nil
+	}
+	return &deadLetterJSON{OriginQueue: d.OriginQueue, Reason: d.Reason, Attempts: d.Attempts, DeadAt: rfc3339Time(d.DeadAt)}
+}
+
+// recordDeadLetterOf is deadLetterOf for a stored record.
+// TODO(issue 10): goes when the message views return broker.Message.
+func recordDeadLetterOf(d *pb.DeadLetterInfo) *deadLetterJSON {
 	if d == nil {
 		return nil
 	}
@@ -90,7 +98,17 @@ type envelopeJSON struct {
 	Meta        metaJSON `json:"meta"`
 }
 
-func headerMap(hs []*pb.Header) map[string]string {
+func headerMap(hs []broker.Header) map[string]string {
+	m := make(map[string]string, len(hs))
+	for _, h := range hs {
+		m[h.Name] = string(h.Value)
+	}
+	return m
+}
+
+// recordHeaderMap is headerMap for a stored record.
+// TODO(issue 10): goes when the message views return broker.Message.
+func recordHeaderMap(hs []*pb.Header) map[string]string {
 	m := make(map[string]string, len(hs))
 	for _, h := range hs {
 		m[h.Name] = string(h.Value)
@@ -106,9 +124,9 @@ func (s *Server) deliveryURL(q, id, action string) string {
 func (s *Server) meta(d broker.Delivery) metaJSON {
 	m := d.Message
 	return metaJSON{
-		MessageID: storage.MessageID(m.Seq), DeliveryID: d.DeliveryID, Queue: d.Queue, Source: m.Source,
-		Attempt: m.Attempts, ReceivedAt: rfc3339(m.ReceivedUnixNano), LeaseExpiresAt: rfc3339(d.LeaseExpires),
-		EventID: m.EventId, ReplayOf: m.ReplayOf, DeadLetter: deadLetterOf(m.DeadLetter), Headers: headerMap(m.Headers),
+		MessageID: m.ID, DeliveryID: d.DeliveryID, Queue: d.Queue, Source: m.Source,
+		Attempt: m.Attempts, ReceivedAt: rfc3339Time(m.ReceivedAt), LeaseExpiresAt: rfc3339Time(d.LeaseExpires),
+		EventID: m.EventID, ReplayOf: m.ReplayOf, DeadLetter: deadLetterOf(m.DeadLetter), Headers: headerMap(m.Headers),
 		AckURL: s.deliveryURL(d.Queue, d.DeliveryID, "ack"), NackURL: s.deliveryURL(d.Queue, d.DeliveryID, "nack"),
 		RejectURL: s.deliveryURL(d.Queue, d.DeliveryID, "reject"), ExtendURL: s.deliveryURL(d.Queue, d.DeliveryID, "extend"),
 	}

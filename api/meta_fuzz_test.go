@@ -10,24 +10,25 @@ import (
 	"unicode/utf8"
 
 	"github.com/hookq/hookq/broker"
-	pb "github.com/hookq/hookq/proto/raftcmd"
+	"time"
 )
 
 // fuzzDelivery is a delivery whose message carries count headers named
 // name-<i> (at most 64) with value value, and the other fuzzed fields.
 func fuzzDelivery(name string, value []byte, count uint16, eventID, replayOf string, contentType, body []byte, reason string) broker.Delivery {
-	hs := make([]*pb.Header, 0, count%65)
+	hs := make([]broker.Header, 0, count%65)
 	for i := 0; i < int(count%65); i++ {
-		hs = append(hs, &pb.Header{Name: fmt.Sprintf("%s-%d", name, i), Value: value})
+		hs = append(hs, broker.Header{Name: fmt.Sprintf("%s-%d", name, i), Value: value})
 	}
-	m := &pb.MessageRecord{
-		Seq: 42, Source: "src", ReceivedUnixNano: 1_700_000_000_000_000_000, EventId: eventID, ReplayOf: replayOf,
+	m := broker.Message{
+		ID: "000000000000002a", Queue: "orders.dlq", State: broker.StateInflight, Source: "src",
+		ReceivedAt: time.Unix(0, 1_700_000_000_000_000_000), EventID: eventID, ReplayOf: replayOf,
 		ContentType: contentType, Headers: hs, Attempts: 3,
 	}
 	if reason != "" {
-		m.DeadLetter = &pb.DeadLetterInfo{OriginQueue: "orders", Reason: reason, Attempts: 3, DeadUnixNano: 1_700_000_001_000_000_000}
+		m.DeadLetter = &broker.DeadLetter{OriginQueue: "orders", Reason: reason, Attempts: 3, DeadAt: time.Unix(0, 1_700_000_001_000_000_000)}
 	}
-	return broker.Delivery{Queue: "orders.dlq", DeliveryID: "0000000000000042.3.AAAAAAAAAAAAAAAAAAAAAA", Message: m, Body: body, LeaseExpires: 1_700_000_030_000_000_000}
+	return broker.Delivery{Queue: "orders.dlq", DeliveryID: "0000000000000042.3.AAAAAAAAAAAAAAAAAAAAAA", Message: m, Body: body, LeaseExpires: time.Unix(0, 1_700_000_030_000_000_000)}
 }
 
 // asJSONString is s as encoding/json decodes it after encoding it: every

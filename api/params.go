@@ -106,6 +106,14 @@ func jsonErrorText(err error) string {
 // rfc3339 formats unix nanos as docs/API.md §2.4 wants: RFC 3339 with nanos, UTC.
 func rfc3339(ns int64) string { return time.Unix(0, ns).UTC().Format(time.RFC3339Nano) }
 
+// rfc3339Time is rfc3339 of a broker time (the zero time as 0 was).
+func rfc3339Time(t time.Time) string {
+	if t.IsZero() {
+		return rfc3339(0)
+	}
+	return t.UTC().Format(time.RFC3339Nano)
+}
+
 // optTime is rfc3339 or nil for 0.
 func optTime(ns int64) *string {
 	if ns == 0 {

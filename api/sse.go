@@ -10,8 +10,6 @@ import (
 	"time"
 
 	"github.com/hookq/hookq/broker"
-	pb "github.com/hookq/hookq/proto/raftcmd"
-	"github.com/hookq/hookq/storage"
 )
 
 // SSE settings of docs/API.md §6.7.
@@ -128,10 +126,7 @@ type settleEvent struct {
 // heldDelivery is a delivery a stream sent and that is still unsettled,
 // as far as the stream knows.
 type heldDelivery struct {
-	messageID string
-	attempt   uint32
-	rand      []byte // the lease's random part, to tell re-leases apart
-	leaseEnd  time.Time
+	leaseEnd time.Time
 }
 
 // sseStream is one open GET /v1/queues/{q}/stream. Only the handler's
@@ -358,17 +353,16 @@ func (st *sseStream) recheckAll(now time.Time) {
 	}
 }
 
-// refresh reads h's message: if the delivery still holds its lease, its
+// refresh asks the broker whether the delivery still holds its lease: if so its
 // lease end is updated; otherwise the slot is freed.
 func (st *sseStream) refresh(id string, h *heldDelivery, now time.Time) {
-	rec, _, err := st.srv.b.Message(st.q, h.messageID)
+	end, live, err := st.srv.b.LeaseEnd(st.q, id)
 	switch {
 	case err == nil:
-		if end, live := leaseOf(rec, h, now.UnixNano()); live {
-			h.leaseEnd = time.Unix(0, end)
+		if live {
+			h.leaseEnd = end
 			return
 		}
-	case errors.Is(err, broker.ErrMessageNotFound), errors.Is(err, broker.ErrQueueNotFound):
 	default:
 		if now.Before(h.leaseEnd) {
 			return // cannot tell: keep the slot until the lease runs out
@@ -376,19 +370,6 @@ func (st *sseStream) refresh(id string, h *heldDelivery, now time.Time) {
 	}
 	delete(st.held, id)
 	st.srv.streams.release(st.q, id)
-}
-
-// leaseOf reports whether rec is still leased by the delivery h, and until
-// when.
-func leaseOf(rec *pb.MessageRecord, h *heldDelivery, now int64) (int64, bool) {
-	if rec.State != pb.MessageState_INFLIGHT || rec.AvailableUnixNano <= now || len(rec.Deliveries) == 0 {
-		return 0, false
-	}
-	d := rec.Deliveries[len(rec.Deliveries)-1]
-	if d.Attempt != h.attempt || !bytes.Equal(d.Rand, h.rand) || d.SettledUnixNano != 0 {
-		return 0, false
-	}
-	return rec.AvailableUnixNano, true
 }
 
 func (st *sseStream) earliestEnd() (time.Time, bool) {
@@ -409,13 +390,7 @@ func (st *sseStream) send(ctx context.Context, ds []broker.Delivery) error {
 	}
 	if !st.opt.AutoAck {
 		for _, d := range ds {
-			h := &heldDelivery{
-				messageID: storage.MessageID(d.Message.Seq), attempt: d.Message.Attempts,
-				leaseEnd: time.Unix(0, d.LeaseExpires),
-			}
-			if n := len(d.Message.Deliveries); n > 0 {
-				h.rand = d.Message.Deliveries[n-1].Rand
-			}
+			h := &heldDelivery{leaseEnd: d.LeaseExpires}
 			st.held[d.DeliveryID] = h
 			st.srv.streams.hold(st.q, d.DeliveryID, st)
 		}

@@ -32,10 +32,10 @@ func TestEnqueueLeaseAckRoundTrip(t *testing.T) {
 	if err != nil || len(ds) != 1 {
 		t.Fatalf("lease: %v, %d deliveries", err, len(ds))
 	}
-	if got := ds[0]; got.Message.Seq == 0 || string(got.Body) != `{"a":1}` || got.Message.Attempts != 1 {
+	if got := ds[0]; got.Message.ID == "" || string(got.Body) != `{"a":1}` || got.Message.Attempts != 1 {
 		t.Fatalf("delivery = %+v", got)
 	}
-	if id := fmt.Sprintf("%016x", ds[0].Message.Seq); id != res.MessageID {
+	if id := ds[0].Message.ID; id != res.MessageID {
 		t.Fatalf("leased %s, enqueued %s", id, res.MessageID)
 	}
 	items := []*pb.SettleItem{{DeliveryId: ds[0].DeliveryID, Action: pb.SettleAction_ACK}}
@@ -156,7 +156,7 @@ func TestConcurrentEnqueuesAreBatchedAndAllDelivered(t *testing.T) {
 			t.Fatalf("lease: %v, %d left", err, len(want))
 		}
 		for _, d := range ds {
-			delete(want, fmt.Sprintf("%016x", d.Message.Seq))
+			delete(want, d.Message.ID)
 		}
 	}
 }

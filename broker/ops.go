@@ -12,19 +12,13 @@ import (
 	"github.com/hookq/hookq/storage"
 )
 
-// Delivery is one leased message (see storage.Delivery).
-type Delivery = storage.Delivery
-
-// SettleItemResult is the outcome of one settle item.
-type SettleItemResult = storage.SettleItemResult
-
 // EnqueueRequest is one verified webhook to append to its source's queues.
 type EnqueueRequest struct {
 	Source      string
 	Queues      []string
 	Body        []byte
 	ContentType []byte
-	Headers     []*pb.Header
+	Headers     []Header
 	EventID     string
 	DedupKey    string // "" disables dedup
 	DedupWindow time.Duration
@@ -46,7 +40,7 @@ func (b *Broker) Enqueue(ctx context.Context, req EnqueueRequest) (EnqueueResult
 func enqueueVia(ctx context.Context, bt *batcher, req EnqueueRequest) (EnqueueResult, error) {
 	op := &pb.Op{Kind: &pb.Op_Enqueue{Enqueue: &pb.Enqueue{
 		Source: req.Source, Queues: req.Queues, Body: req.Body, ContentType: req.ContentType,
-		Headers: req.Headers, EventId: req.EventID, DedupKey: req.DedupKey, DedupWindowNanos: int64(req.DedupWindow),
+		Headers: headersPB(req.Headers), EventId: req.EventID, DedupKey: req.DedupKey, DedupWindowNanos: int64(req.DedupWindow),
 	}}}
 	res, err := bt.propose(ctx, op)
 	if err != nil {
@@ -161,7 +155,7 @@ func (b *Broker) leaseNow(ctx context.Context, q string, opt LeaseOptions) ([]De
 	if err != nil {
 		return nil, err
 	}
-	return r.Deliveries, r.Err
+	return deliveriesOf(r.Deliveries), r.Err
 }
 
 // Settle applies ack / nack / reject / extend items to deliveries of q.
@@ -207,7 +201,7 @@ func (b *Broker) Settle(ctx context.Context, q string, items []*pb.SettleItem) (
 		return nil, fmt.Errorf("%w: settle answered %d of %d items", ErrUnavailable, len(r.Items), len(send))
 	}
 	for j, i := range at {
-		out[i] = r.Items[j]
+		out[i] = settleResultOf(r.Items[j])
 	}
 	return out, nil
 }

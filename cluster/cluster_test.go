@@ -3,7 +3,6 @@ package cluster_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strconv"
 	"testing"
 	"time"
@@ -97,7 +96,7 @@ func TestFollowerForwardsToLeader(t *testing.T) {
 	if err != nil || len(ds) != 1 {
 		t.Fatalf("lease via follower: %v %d", err, len(ds))
 	}
-	if got := fmt.Sprintf("%016x", ds[0].Message.Seq); got != id || string(ds[0].Body) != "via follower" {
+	if got := ds[0].Message.ID; got != id || string(ds[0].Body) != "via follower" {
 		t.Fatalf("leased %s %q, want %s", got, ds[0].Body, id)
 	}
 	res, err := f.Settle(ctx, "q", []*pb.SettleItem{{DeliveryId: ds[0].DeliveryID, Action: pb.SettleAction_ACK}})

@@ -297,6 +297,27 @@ func (t *Txn) Settle(op *pb.Settle) SettleResult {
 	return SettleResult{Items: out}
 }
 
+// deliveryOf finds the delivery (attempt, rnd) in rec's history.
+func deliveryOf(rec *pb.MessageRecord, attempt uint32, rnd []byte) *pb.DeliveryRecord {
+	var d *pb.DeliveryRecord
+	for _, x := range rec.Deliveries {
+		if x.Attempt == attempt && bytes.Equal(x.Rand, rnd) {
+			d = x
+		}
+	}
+	return d
+}
+
+// LeasedBy reports whether rec is leased by its delivery d at now: the
+// one lease-liveness rule, used by settle, by LeaseEnd (the SSE stream)
+// and by the message views. Only the latest, unsettled delivery of an
+// in-flight message whose lease end is after now holds the lease.
+func LeasedBy(rec *pb.MessageRecord, d *pb.DeliveryRecord, now int64) bool {
+	n := len(rec.Deliveries)
+	return rec.State == pb.MessageState_INFLIGHT && n > 0 && d == rec.Deliveries[n-1] &&
+		d.SettledUnixNano == 0 && rec.AvailableUnixNano > now
+}
+
 func (t *Txn) settleOne(q string, cfg *pb.QueueConfig, it *pb.SettleItem) SettleItemResult {
 	if err := checkSettleItem(it); err != nil {
 		return SettleItemResult{DeliveryID: it.GetDeliveryId(), Err: err}
@@ -312,19 +333,12 @@ func (t *Txn) settleOne(q string, cfg *pb.QueueConfig, it *pb.SettleItem) Settle
 		res.Err = ErrDeliveryNotFound
 		return res
 	}
-	var d *pb.DeliveryRecord
-	for _, x := range rec.Deliveries {
-		if x.Attempt == attempt && bytes.Equal(x.Rand, rnd) {
-			d = x
-		}
-	}
+	d := deliveryOf(rec, attempt, rnd)
 	if d == nil {
 		res.Err = ErrDeliveryNotFound
 		return res
 	}
-	live := rec.State == pb.MessageState_INFLIGHT && d == rec.Deliveries[len(rec.Deliveries)-1] &&
-		rec.AvailableUnixNano > t.now
-	if !live {
+	if !LeasedBy(rec, d, t.now) {
 		res.Err = ErrLeaseExpired
 		return res
 	}

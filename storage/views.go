@@ -268,6 +268,31 @@ func (s *Store) Message(q, id string) (*pb.MessageRecord, []byte, error) {
 	return rec, body, err
 }
 
+// LeaseEnd answers, for the delivery deliveryID of queue q, whether it
+// still holds its message's lease at now (LeasedBy) and until when. A
+// delivery, message or queue that does not exist holds no lease; err is
+// only a failed read.
+func (s *Store) LeaseEnd(q, deliveryID string, now int64) (int64, bool, error) {
+	seq, attempt, rnd, ok := parseDeliveryID(deliveryID)
+	if !ok {
+		return 0, false, nil
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if ok, err := getProto(s.db, cfgKey(pQueueCfg, q), &pb.QueueConfig{}); err != nil || !ok {
+		return 0, false, err
+	}
+	rec := &pb.MessageRecord{}
+	ok, err := getProto(s.db, msgKey(pMsg, q, seq), rec)
+	if err != nil || !ok {
+		return 0, false, err
+	}
+	if d := deliveryOf(rec, attempt, rnd); d != nil && LeasedBy(rec, d, now) {
+		return rec.AvailableUnixNano, true, nil
+	}
+	return 0, false, nil
+}
+
 // Messages lists q's messages newest first, filtered by view state (""
 // for all), after the cursor messageId, at most limit (<= 0: no limit).
 // next is the cursor of the following page, "" when nothing follows.
