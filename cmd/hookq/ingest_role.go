@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/hookq/hookq/api"
@@ -26,24 +25,13 @@ func hostPort() string {
 // runIngestNode runs --role ingest: no Raft, no Pebble; it verifies
 // webhooks locally and forwards them to the leader.
 func runIngestNode(ctx context.Context, c serveConfig, log *slog.Logger) error {
-	var seeds []string
-	for _, s := range strings.Split(c.seeds, ",") {
-		if s = strings.TrimSpace(s); s != "" {
-			seeds = append(seeds, s)
-		}
-	}
-	if len(seeds) == 0 {
-		return fmt.Errorf("--role ingest needs --seeds")
-	}
+	seeds := c.seedList
 	key, err := ingestCredential(c, log)
 	if err != nil {
 		return err
 	}
 	tlsSet, err := loadTLS(c.tls, log)
 	if err != nil {
-		return err
-	}
-	if err := tlsSet.checkPeerURLs("--seeds", seeds...); err != nil {
 		return err
 	}
 	tlsSet.warnPlaintext(log, []string{c.httpAddr}, nil)

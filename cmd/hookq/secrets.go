@@ -138,5 +138,5 @@ func ingestCredential(c serveConfig, log *slog.Logger) (string, error) {
 			"(membership, any Raft operation); give the voters and this node an --ingest-key-file", "presents", what)
 		return c.clusterKey, nil
 	}
-	return "", errors.New("--role ingest needs --ingest-key (or --ingest-key-file; for compatibility --cluster-key or --admin-token)")
+	return "", errNoIngestKey
 }

@@ -37,6 +37,10 @@ type serveConfig struct {
 	logLevel   string
 	tls        tlsFlags
 
+	// Filled by Validate.
+	peerMap  map[string]string // --peers
+	seedList []string          // --seeds
+
 	// HTTP limits (api/limits.go).
 	bodyReadTimeout time.Duration
 	maxConns        int
@@ -86,9 +90,6 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := applyEnv(fs); err != nil {
 		return err
 	}
-	if c.bodyReadTimeout <= 0 || c.maxConns <= 0 {
-		return fmt.Errorf("--body-read-timeout (%v) and --max-conns (%d) must be positive", c.bodyReadTimeout, c.maxConns)
-	}
 	explicit := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { explicit[f.Name] = true })
 	log, err := newLogger(c.logLevel, stderr)
@@ -109,25 +110,18 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if c.clusterKey == "" {
 		c.clusterKey = c.adminToken
 	}
+	if err := c.Validate(); err != nil {
+		return err
+	}
 	// Everything the node creates from here on (Pebble, the Raft log,
 	// snapshots) is private to its user.
 	restrictUmask()
-	switch c.role {
-	case "voter":
-	case "ingest":
+	if c.role == "ingest" {
 		return runIngestNode(ctx, c, log)
-	default:
-		return fmt.Errorf("--role %q: want voter or ingest", c.role)
 	}
-	peers, err := parsePeers(c.peers)
-	if err != nil {
-		return err
-	}
+	peers := c.peerMap
 	tlsSet, err := loadTLS(c.tls, log)
 	if err != nil {
-		return err
-	}
-	if err := tlsSet.checkPeerURLs("--join", c.join); err != nil {
 		return err
 	}
 	tlsSet.warnPlaintext(log, []string{c.httpAddr, c.grpcAddr}, []string{c.raftAddr})
@@ -231,24 +225,6 @@ func advertised(ln net.Addr, raftAddr string) string {
 		}
 	}
 	return net.JoinHostPort(host, port)
-}
-
-func parsePeers(s string) (map[string]string, error) {
-	if s == "" {
-		return nil, nil
-	}
-	out := map[string]string{}
-	for _, p := range strings.Split(s, ",") {
-		id, addr, ok := strings.Cut(strings.TrimSpace(p), "=")
-		if !ok || id == "" || addr == "" {
-			return nil, fmt.Errorf("--peers: %q is not id=host:port", p)
-		}
-		if _, _, err := net.SplitHostPort(addr); err != nil {
-			return nil, fmt.Errorf("--peers: %q: %v", p, err)
-		}
-		out[id] = addr
-	}
-	return out, nil
 }
 
 func newLogger(level string, w io.Writer) (*slog.Logger, error) {

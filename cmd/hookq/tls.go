@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
@@ -43,15 +42,10 @@ type tlsSetup struct {
 	reloadEvery time.Duration
 }
 
-// loadTLS reads the certificate flags; pairs must be given whole.
+// loadTLS reads the certificate files named by flags that Validate
+// accepted.
 func loadTLS(t tlsFlags, log *slog.Logger) (*tlsSetup, error) {
-	if t.reloadEvery <= 0 {
-		return nil, fmt.Errorf("--tls-reload-interval must be positive")
-	}
 	s := &tlsSetup{reloadEvery: t.reloadEvery}
-	if (t.cert == "") != (t.key == "") {
-		return nil, fmt.Errorf("--tls-cert and --tls-key go together")
-	}
 	if t.cert != "" {
 		kp, err := tlsutil.LoadKeypair(t.cert, t.key, log)
 		if err != nil {
@@ -59,22 +53,12 @@ func loadTLS(t tlsFlags, log *slog.Logger) (*tlsSetup, error) {
 		}
 		s.public = kp
 	}
-	n := 0
-	for _, f := range []string{t.clusterCA, t.clusterCert, t.clusterKey} {
-		if f != "" {
-			n++
-		}
-	}
-	switch n {
-	case 0:
-	case 3:
+	if t.clusterCA != "" {
 		c, err := tlsutil.LoadCluster(t.clusterCA, t.clusterCert, t.clusterKey, log)
 		if err != nil {
 			return nil, fmt.Errorf("--cluster-tls-cert: %w", err)
 		}
 		s.cluster = c
-	default:
-		return nil, fmt.Errorf("--cluster-ca, --cluster-tls-cert and --cluster-tls-key go together")
 	}
 	return s, nil
 }
@@ -137,24 +121,6 @@ func (s *tlsSetup) nodeClient() *http.Client {
 		return &http.Client{}
 	}
 	return &http.Client{Transport: &http.Transport{TLSClientConfig: s.cluster.Client(), TLSHandshakeTimeout: 10 * time.Second}}
-}
-
-// checkPeerURLs refuses, with mutual TLS configured, a --join or --seeds
-// URL that is not https://: the scheme is how a node knows a peer's mode,
-// and a node set up for mutual TLS never talks to a peer in plaintext.
-// (--peers lists Raft addresses, which carry no scheme: the Raft
-// transport of a node with cluster certificates speaks only mutual TLS,
-// so a plaintext peer fails the handshake and is never read.)
-func (s *tlsSetup) checkPeerURLs(flagName string, urls ...string) error {
-	if s.cluster == nil {
-		return nil
-	}
-	for _, u := range urls {
-		if u != "" && !strings.HasPrefix(strings.ToLower(u), "https://") {
-			return fmt.Errorf("%s %q: mutual TLS is configured (--cluster-ca), so peers must be given as https:// URLs; refusing to talk to a peer in plaintext", flagName, u)
-		}
-	}
-	return nil
 }
 
 // warnPlaintext logs, at start, what travels in plaintext on a
