@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/hookq/hookq/broker"
-	pb "github.com/hookq/hookq/proto/raftcmd"
 )
 
 // admSettings, admStats and admQueue mirror the queue object of docs/API.md §7.1.
@@ -140,27 +139,27 @@ func (e *env) admLease(q string, n int, vis time.Duration) []broker.Delivery {
 }
 
 // settle applies one settle item and fails on any error.
-func (e *env) admSettle(q string, it *pb.SettleItem) {
+func (e *env) admSettle(q string, it broker.SettleItem) {
 	e.t.Helper()
-	res, err := e.b.Settle(context.Background(), q, []*pb.SettleItem{it})
+	res, err := e.b.Settle(context.Background(), q, []broker.SettleItem{it})
 	if err == nil {
 		err = res[0].Err
 	}
 	if err != nil {
-		e.t.Fatalf("settle %s %v: %v", it.DeliveryId, it.Action, err)
+		e.t.Fatalf("settle %s %v: %v", it.DeliveryID, it.Action, err)
 	}
 }
 
-func admAck(id string) *pb.SettleItem {
-	return &pb.SettleItem{DeliveryId: id, Action: pb.SettleAction_ACK}
+func admAck(id string) broker.SettleItem {
+	return broker.SettleItem{DeliveryID: id, Action: broker.Ack}
 }
 
-func admNack(id string, delay time.Duration) *pb.SettleItem {
-	return &pb.SettleItem{DeliveryId: id, Action: pb.SettleAction_NACK, HasDelay: true, DelayNanos: int64(delay)}
+func admNack(id string, delay time.Duration) broker.SettleItem {
+	return broker.SettleItem{DeliveryID: id, Action: broker.Nack, HasDelay: true, Delay: delay}
 }
 
-func admReject(id string) *pb.SettleItem {
-	return &pb.SettleItem{DeliveryId: id, Action: pb.SettleAction_REJECT}
+func admReject(id string) broker.SettleItem {
+	return broker.SettleItem{DeliveryID: id, Action: broker.Reject}
 }
 
 // admExpect400 asserts a 400 bad_request whose message names field.

@@ -5,8 +5,7 @@ import (
 	"net/http"
 	"time"
 
-	pb "github.com/hookq/hookq/proto/raftcmd"
-	"github.com/hookq/hookq/storage"
+	"github.com/hookq/hookq/broker"
 )
 
 // Message listing limits (docs/API.md §7.3).
@@ -50,30 +49,29 @@ type deliveryJSON struct {
 	Reason     *string `json:"reason"`
 }
 
-func messageOf(q, state string, m *pb.MessageRecord) messageJSON {
+func messageOf(m broker.Message) messageJSON {
 	return messageJSON{
-		MessageID: storage.MessageID(m.Seq), Queue: q, State: state, Source: optString(m.Source),
-		ReceivedAt: rfc3339(m.ReceivedUnixNano), EventID: optString(m.EventId), ReplayOf: optString(m.ReplayOf),
-		Attempts: m.Attempts, DeadLetter: recordDeadLetterOf(m.DeadLetter), ContentType: optString(string(m.ContentType)),
-		Headers: recordHeaderMap(m.Headers),
+		MessageID: m.ID, Queue: m.Queue, State: m.State, Source: optString(m.Source),
+		ReceivedAt: rfc3339Time(m.ReceivedAt), EventID: optString(m.EventID), ReplayOf: optString(m.ReplayOf),
+		Attempts: m.Attempts, DeadLetter: deadLetterOf(m.DeadLetter), ContentType: optString(string(m.ContentType)),
+		Headers: headerMap(m.Headers),
 	}
 }
 
-// deliveriesOf is m's delivery history at now. A lease that has ended
-// without settlement (the state machine records its expiry lazily) shows
-// as "expired", settled at its lease end.
-func deliveriesOf(m *pb.MessageRecord, now int64) []deliveryJSON {
+// deliveriesOf is m's delivery history. A lease that has ended without
+// settlement (the state machine records its expiry lazily) shows as
+// "expired", settled at its lease end.
+func deliveriesOf(m broker.Message) []deliveryJSON {
 	out := make([]deliveryJSON, 0, len(m.Deliveries))
-	for i, d := range m.Deliveries {
+	for _, d := range m.Deliveries {
 		dj := deliveryJSON{
-			DeliveryID: storage.DeliveryID(m.Seq, d.Attempt, d.Rand), Attempt: d.Attempt,
-			LeasedAt: rfc3339(d.LeasedUnixNano), SettledAt: optTime(d.SettledUnixNano),
+			DeliveryID: d.DeliveryID, Attempt: d.Attempt,
+			LeasedAt: rfc3339Time(d.LeasedAt), SettledAt: optTimeOf(d.SettledAt),
 			Outcome: optString(d.Outcome), Reason: optString(d.Reason),
 		}
-		live := i == len(m.Deliveries)-1 && m.State == pb.MessageState_INFLIGHT && m.AvailableUnixNano > now
-		if d.Outcome == "" && !live {
+		if d.Outcome == "" && !d.Live {
 			expired := "expired"
-			dj.Outcome, dj.SettledAt = &expired, optTime(d.LeaseUntilUnixNano)
+			dj.Outcome, dj.SettledAt = &expired, optTimeOf(d.LeaseUntil)
 		}
 		out = append(out, dj)
 	}
@@ -85,7 +83,7 @@ func (s *Server) handleListMessages(w http.ResponseWriter, r *http.Request) {
 	q := r.PathValue("q")
 	state := r.URL.Query().Get("state")
 	switch state {
-	case "", storage.StateReady, storage.StateInflight, storage.StateDelayed, storage.StateAcked:
+	case "", broker.StateReady, broker.StateInflight, broker.StateDelayed, broker.StateAcked:
 	default:
 		s.writeError(w, r, badRequest("state: %q is not one of ready, inflight, delayed, acked", state))
 		return
@@ -96,26 +94,21 @@ func (s *Server) handleListMessages(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	after := r.URL.Query().Get("after")
-	if _, ok := storage.ParseMessageID(after); after != "" && !ok {
+	if after != "" && !broker.ValidMessageID(after) {
 		s.writeError(w, r, badRequest("after: %q is not a cursor from next", after))
 		return
 	}
-	recs, next, err := s.b.Messages(q, state, limit, after)
+	msgs, next, err := s.adm.Messages(q, state, limit, after)
 	if err != nil {
 		s.writeError(w, r, fmt.Errorf("queue %q: %w", q, err))
 		return
 	}
-	now := time.Now().UnixNano()
 	out := struct {
 		Messages []messageJSON `json:"messages"`
 		Next     string        `json:"next"`
-	}{Messages: make([]messageJSON, 0, len(recs)), Next: next}
-	for _, m := range recs {
-		st := state
-		if st == "" {
-			st = storage.ViewState(m, now)
-		}
-		out.Messages = append(out.Messages, messageOf(q, st, m))
+	}{Messages: make([]messageJSON, 0, len(msgs)), Next: next}
+	for _, m := range msgs {
+		out.Messages = append(out.Messages, messageOf(m))
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -124,16 +117,15 @@ func (s *Server) handleListMessages(w http.ResponseWriter, r *http.Request) {
 // and unknown ids are 404.
 func (s *Server) handleGetMessage(w http.ResponseWriter, r *http.Request) {
 	q, id := r.PathValue("q"), r.PathValue("messageId")
-	m, body, err := s.b.Message(q, id)
+	m, body, err := s.adm.Message(q, id)
 	if err != nil {
 		s.writeError(w, r, fmt.Errorf("message %s in queue %q: %w", id, q, err))
 		return
 	}
-	now := time.Now().UnixNano()
 	payload, enc := encodePayload(body)
 	writeJSON(w, http.StatusOK, messageDetailJSON{
-		messageJSON: messageOf(q, storage.ViewState(m, now), m),
-		Payload:     payload, Encoding: enc, Deliveries: deliveriesOf(m, now),
+		messageJSON: messageOf(m),
+		Payload:     payload, Encoding: enc, Deliveries: deliveriesOf(m),
 	})
 }
 
@@ -183,7 +175,7 @@ func (s *Server) handleReplay(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	n, err := s.b.Replay(r.Context(), q, ids, since, until)
+	n, err := s.adm.Replay(r.Context(), q, ids, since, until)
 	if err != nil {
 		s.writeError(w, r, fmt.Errorf("queue %q: %w", q, err))
 		return
@@ -211,7 +203,7 @@ func (s *Server) handleRedrive(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	n, err := s.b.Redrive(r.Context(), q, ids)
+	n, err := s.adm.Redrive(r.Context(), q, ids)
 	if err != nil {
 		s.writeError(w, r, fmt.Errorf("queue %q: %w", q, err))
 		return
@@ -223,14 +215,14 @@ func (s *Server) handleRedrive(w http.ResponseWriter, r *http.Request) {
 // after the checks the backend would have made (queue exists; a DLQ when
 // dlq is true).
 func (s *Server) answerEmptySelection(w http.ResponseWriter, r *http.Request, q, key string, dlq bool) {
-	if _, err := s.b.Queue(q); err != nil {
+	if _, err := s.adm.Queue(q); err != nil {
 		s.writeError(w, r, fmt.Errorf("queue %q: %w", q, err))
 		return
 	}
 	if dlq {
 		ok, err := s.isDeadLetterQueue(q)
 		if err == nil && !ok {
-			err = storage.ErrNotDeadLetter
+			err = broker.ErrNotDeadLetter
 		}
 		if err != nil {
 			s.writeError(w, r, fmt.Errorf("queue %q: %w", q, err))
@@ -243,7 +235,7 @@ func (s *Server) answerEmptySelection(w http.ResponseWriter, r *http.Request, q,
 // handlePurge: POST /v1/queues/{q}/purge → {"purged":N}.
 func (s *Server) handlePurge(w http.ResponseWriter, r *http.Request) {
 	q := r.PathValue("q")
-	n, err := s.b.Purge(r.Context(), q)
+	n, err := s.adm.Purge(r.Context(), q)
 	if err != nil {
 		s.writeError(w, r, fmt.Errorf("queue %q: %w", q, err))
 		return

@@ -4,12 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"time"
 
 	"github.com/hookq/hookq/broker"
 	"github.com/hookq/hookq/ingest"
-	pb "github.com/hookq/hookq/proto/raftcmd"
-	"github.com/hookq/hookq/storage"
 )
 
 // queueSettingsJSON is a queue's settings as responses write them (docs/API.md §3.1).
@@ -44,17 +41,17 @@ type queueJSON struct {
 func queueOf(qi broker.QueueInfo) queueJSON {
 	c := qi.Config
 	set := queueSettingsJSON{
-		VisibilityTimeout: durString(c.VisibilityTimeoutNanos), MaxAttempts: c.MaxAttempts,
-		Backoff: make([]string, 0, len(c.BackoffNanos)), DeadLetterQueue: c.DeadLetterQueue,
-		Retention: durString(c.RetentionNanos), MaxDepth: c.MaxDepth,
+		VisibilityTimeout: c.VisibilityTimeout.String(), MaxAttempts: c.MaxAttempts,
+		Backoff: make([]string, 0, len(c.Backoff)), DeadLetterQueue: c.DeadLetterQueue,
+		Retention: c.Retention.String(), MaxDepth: c.MaxDepth,
 	}
-	for _, b := range c.BackoffNanos {
-		set.Backoff = append(set.Backoff, durString(b))
+	for _, b := range c.Backoff {
+		set.Backoff = append(set.Backoff, b.String())
 	}
 	st := qi.Stats
 	return queueJSON{Name: qi.Name, Settings: set, Stats: queueStatsJSON{
 		Ready: st.Ready, Inflight: st.Inflight, Delayed: st.Delayed, Acked: st.Acked,
-		OldestReadyAgeSeconds: time.Duration(st.OldestReadyAgeNanos).Seconds(),
+		OldestReadyAgeSeconds: st.OldestReadyAge.Seconds(),
 		Enqueued:              st.Enqueued, Delivered: st.Delivered, DeadLettered: st.DeadLettered,
 	}}
 }
@@ -74,38 +71,38 @@ type queuePutBody struct {
 // Omitted settings take the defaults; for a queue that is another queue's
 // dead-letter queue the defaults are those it was created with (no DLQ of
 // its own, no attempt limit).
-func queueConfig(name string, body queuePutBody, isDLQ bool) (*pb.QueueConfig, error) {
+func queueConfig(name string, body queuePutBody, isDLQ bool) (broker.QueueConfig, error) {
 	cfg := broker.DefaultQueueConfig(name)
 	if isDLQ {
-		cfg = storage.DLQDefaults(cfg)
+		cfg = broker.DeadLetterQueueDefaults(cfg)
 	}
 	if v := body.VisibilityTimeout; v != nil {
 		d, err := parseDuration("visibilityTimeout", *v, minVisibility, maxVisibility)
 		if err != nil {
-			return nil, err
+			return broker.QueueConfig{}, err
 		}
-		cfg.VisibilityTimeoutNanos = int64(d)
+		cfg.VisibilityTimeout = d
 	}
 	if v := body.MaxAttempts; v != nil {
 		if err := checkUint32("maxAttempts", *v); err != nil {
-			return nil, err
+			return broker.QueueConfig{}, err
 		}
 		cfg.MaxAttempts = uint32(*v)
 	}
 	if v := body.Backoff; v != nil {
 		if len(*v) == 0 {
-			return nil, badRequest("backoff: at least one duration is required")
+			return broker.QueueConfig{}, badRequest("backoff: at least one duration is required")
 		}
 		if len(*v) > broker.MaxBackoffSteps {
-			return nil, badRequest("backoff: at most %d durations", broker.MaxBackoffSteps)
+			return broker.QueueConfig{}, badRequest("backoff: at most %d durations", broker.MaxBackoffSteps)
 		}
-		cfg.BackoffNanos = cfg.BackoffNanos[:0]
+		cfg.Backoff = cfg.Backoff[:0]
 		for i, s := range *v {
 			d, err := parseDuration(fmt.Sprintf("backoff[%d]", i), s, 0, maxNackDelay)
 			if err != nil {
-				return nil, err
+				return broker.QueueConfig{}, err
 			}
-			cfg.BackoffNanos = append(cfg.BackoffNanos, int64(d))
+			cfg.Backoff = append(cfg.Backoff, d)
 		}
 	}
 	if v := body.DeadLetterQueue; v != nil {
@@ -114,26 +111,26 @@ func queueConfig(name string, body queuePutBody, isDLQ bool) (*pb.QueueConfig, e
 	if dlq := cfg.DeadLetterQueue; dlq != "" {
 		switch {
 		case body.DeadLetterQueue == nil && !ingest.ValidName(dlq):
-			return nil, badRequest("deadLetterQueue: the default %q is not a valid queue name (too long): set deadLetterQueue", dlq)
+			return broker.QueueConfig{}, badRequest("deadLetterQueue: the default %q is not a valid queue name (too long): set deadLetterQueue", dlq)
 		case !ingest.ValidName(dlq):
-			return nil, nameError("deadLetterQueue", dlq)
+			return broker.QueueConfig{}, nameError("deadLetterQueue", dlq)
 		case dlq == name:
-			return nil, badRequest("deadLetterQueue: a queue cannot be its own dead-letter queue")
+			return broker.QueueConfig{}, badRequest("deadLetterQueue: a queue cannot be its own dead-letter queue")
 		}
 	}
 	if v := body.Retention; v != nil {
 		d, err := positiveDuration("retention", *v)
 		if err != nil {
-			return nil, err
+			return broker.QueueConfig{}, err
 		}
 		if d > broker.MaxRetention {
-			return nil, badRequest("retention: %v is over the limit of %v", d, broker.MaxRetention)
+			return broker.QueueConfig{}, badRequest("retention: %v is over the limit of %v", d, broker.MaxRetention)
 		}
-		cfg.RetentionNanos = int64(d)
+		cfg.Retention = d
 	}
 	if v := body.MaxDepth; v != nil {
 		if *v < 1 {
-			return nil, badRequest("maxDepth: %d must be at least 1", *v)
+			return broker.QueueConfig{}, badRequest("maxDepth: %d must be at least 1", *v)
 		}
 		cfg.MaxDepth = *v
 	}
@@ -142,7 +139,7 @@ func queueConfig(name string, body queuePutBody, isDLQ bool) (*pb.QueueConfig, e
 
 // isDeadLetterQueue reports whether some other queue names q as its DLQ.
 func (s *Server) isDeadLetterQueue(q string) (bool, error) {
-	qs, err := s.b.Queues()
+	qs, err := s.adm.Queues()
 	if err != nil {
 		return false, err
 	}
@@ -177,12 +174,12 @@ func (s *Server) handlePutQueue(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	created, err := s.b.PutQueue(r.Context(), q, cfg)
+	created, err := s.adm.PutQueue(r.Context(), q, cfg)
 	if err != nil {
 		s.writeError(w, r, fmt.Errorf("queue %q: %w", q, err))
 		return
 	}
-	qi, err := s.b.Queue(q)
+	qi, err := s.adm.Queue(q)
 	if err != nil {
 		s.writeError(w, r, fmt.Errorf("queue %q: %w", q, err))
 		return
@@ -197,7 +194,7 @@ func (s *Server) handlePutQueue(w http.ResponseWriter, r *http.Request) {
 // handleGetQueue: GET /v1/queues/{q}.
 func (s *Server) handleGetQueue(w http.ResponseWriter, r *http.Request) {
 	q := r.PathValue("q")
-	qi, err := s.b.Queue(q)
+	qi, err := s.adm.Queue(q)
 	if err != nil {
 		s.writeError(w, r, fmt.Errorf("queue %q: %w", q, err))
 		return
@@ -212,7 +209,7 @@ func (s *Server) handleListQueues(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	qs, err := s.b.Queues()
+	qs, err := s.adm.Queues()
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -231,7 +228,7 @@ func (s *Server) handleListQueues(w http.ResponseWriter, r *http.Request) {
 // handleDeleteQueue: DELETE /v1/queues/{q} → 204.
 func (s *Server) handleDeleteQueue(w http.ResponseWriter, r *http.Request) {
 	q := r.PathValue("q")
-	if err := s.b.DeleteQueue(r.Context(), q); err != nil {
+	if err := s.adm.DeleteQueue(r.Context(), q); err != nil {
 		s.writeError(w, r, fmt.Errorf("queue %q: %w", q, err))
 		return
 	}

@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/hookq/hookq/broker"
 	"github.com/hookq/hookq/ingest"
-	pb "github.com/hookq/hookq/proto/raftcmd"
 )
 
 // sourcePutBody is PUT /v1/sources/{s} (docs/API.md §4.1, §7.2).
@@ -49,18 +49,19 @@ type sourceJSON struct {
 	CreatedAt    *string `json:"createdAt"`
 }
 
-func sourceOf(name string, rec *pb.SourceConfig) sourceJSON {
+func sourceOf(src broker.Source) sourceJSON {
 	var o sourceJSON
-	o.Name = name
-	o.Queues = append([]string{}, rec.Queues...)
-	o.Verify.Type = rec.VerifyType
-	o.Verify.SecretCount = len(rec.Secrets)
-	o.Verify.Header, o.Verify.Algorithm = optString(rec.VerifyHeader), optString(rec.Algorithm)
-	o.Verify.Encoding, o.Verify.Prefix = optString(rec.Encoding), optString(rec.Prefix)
-	o.Verify.Tolerance = durString(rec.ToleranceNanos)
-	o.Dedup.Key, o.Dedup.Window = rec.DedupKey, durString(rec.DedupWindowNanos)
-	o.MaxBodyBytes = rec.MaxBodyBytes
-	o.CreatedAt = optTime(rec.CreatedUnixNano)
+	v := src.Verify
+	o.Name = src.Name
+	o.Queues = append([]string{}, src.Queues...)
+	o.Verify.Type = v.Type
+	o.Verify.SecretCount = len(v.Secrets)
+	o.Verify.Header, o.Verify.Algorithm = optString(v.Header), optString(v.Algorithm)
+	o.Verify.Encoding, o.Verify.Prefix = optString(v.Encoding), optString(v.Prefix)
+	o.Verify.Tolerance = v.Tolerance.String()
+	o.Dedup.Key, o.Dedup.Window = src.Dedup.Key, src.Dedup.Window.String()
+	o.MaxBodyBytes = src.MaxBodyBytes
+	o.CreatedAt = optTimeOf(src.CreatedAt)
 	return o
 }
 
@@ -113,10 +114,10 @@ func (s *Server) handlePutSource(w http.ResponseWriter, r *http.Request) {
 	}
 	// The state machine checks that every queue exists (a local check
 	// could be stale on a follower); name the missing one in the answer.
-	created, err := s.b.PutSource(r.Context(), name, sourceFromIngest(cfg))
+	created, err := s.adm.PutSource(r.Context(), name, cfg)
 	if err != nil {
 		for i, q := range cfg.Queues {
-			if _, qerr := s.b.Queue(q); qerr != nil {
+			if _, qerr := s.adm.Queue(q); qerr != nil {
 				s.writeError(w, r, notFoundAs400(err, "queues[%d]: queue %q does not exist", i, q))
 				return
 			}
@@ -124,7 +125,7 @@ func (s *Server) handlePutSource(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, notFoundAs400(err, "queues: a queue of %v does not exist", cfg.Queues))
 		return
 	}
-	rec, err := s.b.Source(name)
+	src, err := s.adm.Source(name)
 	if err != nil {
 		s.writeError(w, r, fmt.Errorf("source %q: %w", name, err))
 		return
@@ -133,32 +134,32 @@ func (s *Server) handlePutSource(w http.ResponseWriter, r *http.Request) {
 	if created {
 		status = http.StatusCreated
 	}
-	writeJSON(w, status, sourceOf(name, rec))
+	writeJSON(w, status, sourceOf(src))
 }
 
 // handleGetSource: GET /v1/sources/{s}.
 func (s *Server) handleGetSource(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("s")
-	rec, err := s.b.Source(name)
+	src, err := s.adm.Source(name)
 	if err != nil {
 		s.writeError(w, r, fmt.Errorf("source %q: %w", name, err))
 		return
 	}
-	writeJSON(w, http.StatusOK, sourceOf(name, rec))
+	writeJSON(w, http.StatusOK, sourceOf(src))
 }
 
 // handleListSources: GET /v1/sources → {"sources":[…]} by name.
 func (s *Server) handleListSources(w http.ResponseWriter, r *http.Request) {
-	recs, names, err := s.b.Sources()
+	srcs, err := s.adm.ListSources()
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
 	out := struct {
 		Sources []sourceJSON `json:"sources"`
-	}{Sources: make([]sourceJSON, 0, len(names))}
-	for _, n := range names {
-		out.Sources = append(out.Sources, sourceOf(n, recs[n]))
+	}{Sources: make([]sourceJSON, 0, len(srcs))}
+	for _, src := range srcs {
+		out.Sources = append(out.Sources, sourceOf(src))
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -166,7 +167,7 @@ func (s *Server) handleListSources(w http.ResponseWriter, r *http.Request) {
 // handleDeleteSource: DELETE /v1/sources/{s} → 204.
 func (s *Server) handleDeleteSource(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("s")
-	if err := s.b.DeleteSource(r.Context(), name); err != nil {
+	if err := s.adm.DeleteSource(r.Context(), name); err != nil {
 		s.writeError(w, r, fmt.Errorf("source %q: %w", name, err))
 		return
 	}

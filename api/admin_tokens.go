@@ -61,7 +61,7 @@ func (s *Server) handleCreateToken(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	secret, err := s.b.CreateToken(r.Context(), body.Name, scopes)
+	secret, err := s.adm.CreateToken(r.Context(), body.Name, scopes)
 	if err != nil {
 		s.writeError(w, r, fmt.Errorf("token %q: %w", body.Name, err))
 		return
@@ -71,7 +71,7 @@ func (s *Server) handleCreateToken(w http.ResponseWriter, r *http.Request) {
 
 // handleListTokens: GET /v1/tokens → {"tokens":[{"name","scopes","createdAt"}]}.
 func (s *Server) handleListTokens(w http.ResponseWriter, r *http.Request) {
-	recs, err := s.b.Tokens()
+	recs, err := s.adm.Tokens()
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -80,7 +80,7 @@ func (s *Server) handleListTokens(w http.ResponseWriter, r *http.Request) {
 		Tokens []tokenJSON `json:"tokens"`
 	}{Tokens: make([]tokenJSON, 0, len(recs))}
 	for _, t := range recs {
-		out.Tokens = append(out.Tokens, tokenJSON{Name: t.Name, Scopes: append([]string{}, t.Scopes...), CreatedAt: optTime(t.CreatedUnixNano)})
+		out.Tokens = append(out.Tokens, tokenJSON{Name: t.Name, Scopes: append([]string{}, t.Scopes...), CreatedAt: optTimeOf(t.CreatedAt)})
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -88,7 +88,7 @@ func (s *Server) handleListTokens(w http.ResponseWriter, r *http.Request) {
 // handleDeleteToken: DELETE /v1/tokens/{name} → 204; unknown 404.
 func (s *Server) handleDeleteToken(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
-	if err := s.b.DeleteToken(r.Context(), name); err != nil {
+	if err := s.adm.DeleteToken(r.Context(), name); err != nil {
 		s.writeError(w, r, fmt.Errorf("token %q: %w", name, err))
 		return
 	}
@@ -108,7 +108,7 @@ type nodeJSON struct {
 
 // handleCluster: GET /v1/cluster.
 func (s *Server) handleCluster(w http.ResponseWriter, r *http.Request) {
-	info, err := s.b.Cluster()
+	info, err := s.clu.Cluster()
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -74,7 +74,7 @@ func (s *Server) authenticate(r *http.Request) (principal, error) {
 			return principal{name: "ingest-key", node: true}, nil
 		}
 	}
-	rec, ok := s.b.Authenticate(tok)
+	rec, ok := s.auth.Authenticate(tok)
 	if !ok {
 		return principal{}, errUnauthenticated
 	}
@@ -123,7 +123,7 @@ func (s *Server) current(p principal) (principal, bool) {
 	if p.secret == "" {
 		return p, true
 	}
-	rec, ok := s.b.Authenticate(p.secret)
+	rec, ok := s.auth.Authenticate(p.secret)
 	if !ok || rec.Name != p.name {
 		return principal{}, false
 	}

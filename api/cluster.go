@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"net/http"
 
-	pb "github.com/hookq/hookq/proto/raftcmd"
+	"github.com/hookq/hookq/broker"
 )
 
 // clusterRoutes are the membership endpoints of docs/API.md §7.8 (GET /v1/cluster
@@ -39,8 +39,8 @@ func (s *Server) handleJoin(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, badRequest("id and raftAddr are required"))
 		return
 	}
-	n := &pb.NodeRecord{Id: body.ID, RaftAddr: body.RaftAddr, HttpAddr: body.HTTPAddr, GrpcAddr: body.GRPCAddr, Role: "voter"}
-	if err := s.b.Join(r.Context(), n); err != nil {
+	n := broker.Node{ID: body.ID, RaftAddr: body.RaftAddr, HTTPAddr: body.HTTPAddr, GRPCAddr: body.GRPCAddr, Role: "voter"}
+	if err := s.clu.Join(r.Context(), n); err != nil {
 		s.writeError(w, r, fmt.Errorf("join %s: %w", body.ID, err))
 		return
 	}
@@ -53,7 +53,7 @@ func (s *Server) handleRemoveNode(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := r.PathValue("id")
-	if err := s.b.RemoveNode(r.Context(), id); err != nil {
+	if err := s.clu.RemoveNode(r.Context(), id); err != nil {
 		s.writeError(w, r, fmt.Errorf("node %s: %w", id, err))
 		return
 	}
@@ -65,7 +65,7 @@ func (s *Server) handleTransferLeadership(w http.ResponseWriter, r *http.Request
 	if _, ok := s.authorize(w, r, "admin", ""); !ok {
 		return
 	}
-	if err := s.b.TransferLeadership(r.Context()); err != nil {
+	if err := s.clu.TransferLeadership(r.Context()); err != nil {
 		s.writeError(w, r, fmt.Errorf("transfer leadership: %w", err))
 		return
 	}

@@ -10,7 +10,6 @@ import (
 	"unicode/utf16"
 
 	"github.com/hookq/hookq/broker"
-	pb "github.com/hookq/hookq/proto/raftcmd"
 )
 
 // leaseParams are the query parameters shared by next and stream.
@@ -76,17 +75,17 @@ type extendBody struct {
 // handleDeliveryAction: POST /v1/queues/{q}/deliveries/{id}/{ack|nack|reject|extend}.
 func (s *Server) handleDeliveryAction(w http.ResponseWriter, r *http.Request, q string) {
 	id := r.PathValue("id")
-	item := &pb.SettleItem{DeliveryId: id}
+	item := broker.SettleItem{DeliveryID: id}
 	switch action := r.PathValue("action"); action {
 	case "ack":
-		item.Action = pb.SettleAction_ACK
+		item.Action = broker.Ack
 	case "nack":
 		var body nackBody
 		if err := decodeJSON(r, &body, true); err != nil {
 			s.writeError(w, r, err)
 			return
 		}
-		item.Action, item.Reason = pb.SettleAction_NACK, body.Reason
+		item.Action, item.Reason = broker.Nack, body.Reason
 		if err := checkReason("reason", body.Reason); err != nil {
 			s.writeError(w, r, err)
 			return
@@ -97,7 +96,7 @@ func (s *Server) handleDeliveryAction(w http.ResponseWriter, r *http.Request, q 
 				s.writeError(w, r, err)
 				return
 			}
-			item.HasDelay, item.DelayNanos = true, int64(d)
+			item.HasDelay, item.Delay = true, d
 		}
 	case "reject":
 		var body rejectBody
@@ -105,7 +104,7 @@ func (s *Server) handleDeliveryAction(w http.ResponseWriter, r *http.Request, q 
 			s.writeError(w, r, err)
 			return
 		}
-		item.Action, item.Reason = pb.SettleAction_REJECT, body.Reason
+		item.Action, item.Reason = broker.Reject, body.Reason
 		if err := checkReason("reason", body.Reason); err != nil {
 			s.writeError(w, r, err)
 			return
@@ -125,12 +124,12 @@ func (s *Server) handleDeliveryAction(w http.ResponseWriter, r *http.Request, q 
 			s.writeError(w, r, err)
 			return
 		}
-		item.Action, item.VisibilityNanos = pb.SettleAction_EXTEND, int64(d)
+		item.Action, item.Visibility = broker.Extend, d
 	default:
 		s.writeError(w, r, fmt.Errorf("%w: unknown action %q", errNotFound, action))
 		return
 	}
-	res, err := s.b.Settle(r.Context(), q, []*pb.SettleItem{item})
+	res, err := s.cons.Settle(r.Context(), q, []broker.SettleItem{item})
 	if err == nil {
 		err = res[0].Err
 	}
@@ -139,7 +138,7 @@ func (s *Server) handleDeliveryAction(w http.ResponseWriter, r *http.Request, q 
 		return
 	}
 	s.metrics.settled.WithLabelValues(q, item.Action.String()).Inc()
-	if item.Action == pb.SettleAction_EXTEND {
+	if item.Action == broker.Extend {
 		s.streams.settled(q, id, res[0].LeaseExpires.UnixNano())
 		writeJSON(w, http.StatusOK, map[string]string{"leaseExpiresAt": rfc3339Time(res[0].LeaseExpires)})
 		return
@@ -223,12 +222,12 @@ func (s *Server) handleSettle(w http.ResponseWriter, r *http.Request, q string) 
 		s.writeError(w, r, err)
 		return
 	}
-	var items []*pb.SettleItem
+	var items []broker.SettleItem
 	for _, id := range body.Ack {
-		items = append(items, &pb.SettleItem{DeliveryId: id, Action: pb.SettleAction_ACK})
+		items = append(items, broker.SettleItem{DeliveryID: id, Action: broker.Ack})
 	}
 	for i, n := range body.Nack {
-		it := &pb.SettleItem{DeliveryId: n.DeliveryID, Action: pb.SettleAction_NACK, Reason: n.Reason}
+		it := broker.SettleItem{DeliveryID: n.DeliveryID, Action: broker.Nack, Reason: n.Reason}
 		if err := checkReason(fmt.Sprintf("nack[%d].reason", i), n.Reason); err != nil {
 			s.writeError(w, r, err)
 			return
@@ -239,7 +238,7 @@ func (s *Server) handleSettle(w http.ResponseWriter, r *http.Request, q string) 
 				s.writeError(w, r, err)
 				return
 			}
-			it.HasDelay, it.DelayNanos = true, int64(d)
+			it.HasDelay, it.Delay = true, d
 		}
 		items = append(items, it)
 	}
@@ -248,13 +247,13 @@ func (s *Server) handleSettle(w http.ResponseWriter, r *http.Request, q string) 
 			s.writeError(w, r, err)
 			return
 		}
-		items = append(items, &pb.SettleItem{DeliveryId: rj.DeliveryID, Action: pb.SettleAction_REJECT, Reason: rj.Reason})
+		items = append(items, broker.SettleItem{DeliveryID: rj.DeliveryID, Action: broker.Reject, Reason: rj.Reason})
 	}
 	if len(items) > maxLeaseBatch {
 		s.writeError(w, r, badRequest("at most %d items per settle", maxLeaseBatch))
 		return
 	}
-	res, err := s.b.Settle(r.Context(), q, items)
+	res, err := s.cons.Settle(r.Context(), q, items)
 	if err != nil {
 		s.writeError(w, r, fmt.Errorf("queue %q: %w", q, err))
 		return
@@ -317,7 +316,7 @@ func asciiJSON(v any) ([]byte, error) {
 // scope), as an open stream does.
 func (s *Server) lease(r *http.Request, q string, opt broker.LeaseOptions) ([]broker.Delivery, error) {
 	if opt.Wait <= 0 {
-		return s.b.Lease(r.Context(), q, opt)
+		return s.cons.Lease(r.Context(), q, opt)
 	}
 	p, err := s.authenticate(r)
 	if err != nil {
@@ -325,7 +324,7 @@ func (s *Server) lease(r *http.Request, q string, opt broker.LeaseOptions) ([]br
 	}
 	ctx, stop := s.watchPrincipal(r.Context(), p, "consume", q)
 	defer stop()
-	ds, err := s.b.Lease(ctx, q, opt)
+	ds, err := s.cons.Lease(ctx, q, opt)
 	if len(ds) == 0 && errors.Is(context.Cause(ctx), errRevoked) {
 		return nil, errRevoked
 	}

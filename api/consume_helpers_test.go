@@ -54,7 +54,7 @@ func (e *env) consStats(q string) broker.Stats {
 		e.t.Fatalf("queue %s: %v", q, err)
 	}
 	s := info.Stats
-	s.OldestReadyAgeNanos = 0
+	s.OldestReadyAge = 0
 	return s
 }
 

@@ -11,7 +11,6 @@ import (
 
 	"github.com/hookq/hookq/api"
 	"github.com/hookq/hookq/broker"
-	pb "github.com/hookq/hookq/proto/raftcmd"
 )
 
 // noQuorum is a real broker whose leases and settlements fail as on a
@@ -22,7 +21,7 @@ func (noQuorum) Lease(context.Context, string, broker.LeaseOptions) ([]broker.De
 	return nil, fmt.Errorf("lease: %w", broker.ErrNotLeader)
 }
 
-func (noQuorum) Settle(context.Context, string, []*pb.SettleItem) ([]broker.SettleItemResult, error) {
+func (noQuorum) Settle(context.Context, string, []broker.SettleItem) ([]broker.SettleItemResult, error) {
 	return nil, fmt.Errorf("settle: %w", broker.ErrUnavailable)
 }
 

@@ -1,9 +1,9 @@
 package api
 
-import (
-	"github.com/hookq/hookq/ingest"
-	pb "github.com/hookq/hookq/proto/raftcmd"
-)
+import "github.com/hookq/hookq/ingest"
 
-// SourceRecord converts a normalized ingest config to the stored record.
-func SourceRecord(c ingest.SourceConfig) *pb.SourceConfig { return sourceFromIngest(c) }
+// SourceRecord returns c: broker.PutSource takes ingest's config now.
+//
+// Deprecated: pass the config to PutSource; kept only until
+// cmd/hookq/serve.go drops its call.
+func SourceRecord(c ingest.SourceConfig) ingest.SourceConfig { return c }

@@ -11,7 +11,6 @@ import (
 
 	"github.com/hookq/hookq/broker"
 	"github.com/hookq/hookq/ingest"
-	pb "github.com/hookq/hookq/proto/raftcmd"
 )
 
 // credentialHeaders are never stored with a message: for token and basic
@@ -22,12 +21,12 @@ var credentialHeaders = map[string]bool{"Authorization": true, "X-Webhook-Token"
 // enqueue; 202 only once the message is committed by a Raft majority.
 func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("source")
-	rec, err := s.b.Source(name)
+	src, err := s.in.Source(name)
 	if err != nil {
 		s.writeError(w, r, fmt.Errorf("source %q: %w", name, err))
 		return
 	}
-	cfg := sourceToIngest(rec)
+	cfg := src.SourceConfig
 	// A source that feeds no queue (its queues were deleted) or whose
 	// stored settings no longer validate is the operator's to fix: answer
 	// 503 so the provider retries, never a 4xx it would take as final.
@@ -65,7 +64,7 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, res.Challenge)
 		return
 	}
-	out, err := s.b.Enqueue(r.Context(), broker.EnqueueRequest{
+	out, err := s.in.Enqueue(r.Context(), broker.EnqueueRequest{
 		Source: name, Queues: cfg.Queues, Body: body, ContentType: []byte(r.Header.Get("Content-Type")),
 		Headers: storedHeaders(r.Header), EventID: res.EventID, DedupKey: res.DedupKey, DedupWindow: cfg.Dedup.Window,
 	})
@@ -115,27 +114,4 @@ func storedHeaders(h http.Header) []broker.Header {
 		out = append(out, broker.Header{Name: n, Value: []byte(strings.Join(h[n], ", "))})
 	}
 	return out
-}
-
-// sourceToIngest converts the stored record to ingest's config.
-func sourceToIngest(rec *pb.SourceConfig) ingest.SourceConfig {
-	return ingest.SourceConfig{
-		Queues: rec.Queues,
-		Verify: ingest.VerifyConfig{
-			Type: rec.VerifyType, Secrets: rec.Secrets, Header: rec.VerifyHeader, Algorithm: rec.Algorithm,
-			Encoding: rec.Encoding, Prefix: rec.Prefix, Tolerance: time.Duration(rec.ToleranceNanos),
-		},
-		Dedup:        ingest.DedupConfig{Key: rec.DedupKey, Window: time.Duration(rec.DedupWindowNanos)},
-		MaxBodyBytes: rec.MaxBodyBytes,
-	}
-}
-
-// sourceFromIngest converts a normalized ingest config to the record.
-func sourceFromIngest(c ingest.SourceConfig) *pb.SourceConfig {
-	return &pb.SourceConfig{
-		Queues: c.Queues, VerifyType: c.Verify.Type, Secrets: c.Verify.Secrets, VerifyHeader: c.Verify.Header,
-		Algorithm: c.Verify.Algorithm, Encoding: c.Verify.Encoding, Prefix: c.Verify.Prefix,
-		ToleranceNanos: int64(c.Verify.Tolerance), DedupKey: c.Dedup.Key, DedupWindowNanos: int64(c.Dedup.Window),
-		MaxBodyBytes: c.MaxBodyBytes,
-	}
 }

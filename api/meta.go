@@ -7,7 +7,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/hookq/hookq/broker"
-	pb "github.com/hookq/hookq/proto/raftcmd"
 )
 
 // deadLetterJSON is a dead-lettered message's origin (docs/API.md §3.6).
@@ -23,15 +22,6 @@ func deadLetterOf(d *broker.DeadLetter) *deadLetterJSON {
 		return nil
 	}
 	return &deadLetterJSON{OriginQueue: d.OriginQueue, Reason: d.Reason, Attempts: d.Attempts, DeadAt: rfc3339Time(d.DeadAt)}
-}
-
-// recordDeadLetterOf is deadLetterOf for a stored record.
-// TODO(issue 10): goes when the message views return broker.Message.
-func recordDeadLetterOf(d *pb.DeadLetterInfo) *deadLetterJSON {
-	if d == nil {
-		return nil
-	}
-	return &deadLetterJSON{OriginQueue: d.OriginQueue, Reason: d.Reason, Attempts: d.Attempts, DeadAt: rfc3339(d.DeadUnixNano)}
 }
 
 // metaJSON is the meta of docs/API.md §6.1: in X-Hookq-Meta and in envelopes.
@@ -99,16 +89,6 @@ type envelopeJSON struct {
 }
 
 func headerMap(hs []broker.Header) map[string]string {
-	m := make(map[string]string, len(hs))
-	for _, h := range hs {
-		m[h.Name] = string(h.Value)
-	}
-	return m
-}
-
-// recordHeaderMap is headerMap for a stored record.
-// TODO(issue 10): goes when the message views return broker.Message.
-func recordHeaderMap(hs []*pb.Header) map[string]string {
 	m := make(map[string]string, len(hs))
 	for _, h := range hs {
 		m[h.Name] = string(h.Value)

@@ -123,6 +123,15 @@ func optTime(ns int64) *string {
 	return &s
 }
 
+// optTimeOf is optTime of a broker time (nil for the zero time).
+func optTimeOf(t time.Time) *string {
+	if t.IsZero() {
+		return nil
+	}
+	s := t.UTC().Format(time.RFC3339Nano)
+	return &s
+}
+
 func optString(s string) *string {
 	if s == "" {
 		return nil

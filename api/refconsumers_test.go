@@ -17,7 +17,6 @@ import (
 
 	"github.com/hookq/hookq/broker"
 	"github.com/hookq/hookq/ingest"
-	pb "github.com/hookq/hookq/proto/raftcmd"
 )
 
 // The third-party Python consumers in ../shared/reference-consumers must
@@ -173,8 +172,8 @@ func TestReferenceConsumers(t *testing.T) {
 			}
 			for id := range ids {
 				rec, _, err := e.b.Message(q, id)
-				if err != nil || rec.State != pb.MessageState_ACKED {
-					t.Fatalf("message %s: %v %v, want acked", id, rec.GetState(), err)
+				if err != nil || rec.State != broker.StateAcked {
+					t.Fatalf("message %s: %v %v, want acked", id, rec.State, err)
 				}
 			}
 			if s.DeadLettered != 0 || e.consStats(q+".dlq").Ready != 0 {

@@ -51,7 +51,12 @@ type Config struct {
 // Server serves the HTTP API of one node.
 type Server struct {
 	cfg     Config
-	b       Backend
+	in      Ingester
+	cons    Consumer
+	adm     Admin
+	clu     ClusterInfo
+	auth    Authenticator
+	ready   func() bool
 	log     *slog.Logger
 	base    string
 	mux     *http.ServeMux
@@ -61,8 +66,11 @@ type Server struct {
 	streams *streamSet
 }
 
-// New builds a server over backend.
-func New(cfg Config, backend Backend) *Server {
+// New builds a server over a node that plays every role.
+func New(cfg Config, node Node) *Server { return NewServer(cfg, BackendsOf(node)) }
+
+// NewServer builds a server over the roles in b.
+func NewServer(cfg Config, b Backends) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -75,7 +83,7 @@ func New(cfg Config, backend Backend) *Server {
 	if cfg.MaxConns <= 0 {
 		cfg.MaxConns = DefaultMaxConns
 	}
-	s := &Server{cfg: cfg, b: backend, log: cfg.Logger, mux: http.NewServeMux(), streams: newStreamSet()}
+	s := &Server{cfg: cfg, in: b.Ingester, cons: b.Consumer, adm: b.Admin, clu: b.Cluster, auth: b.Auth, ready: b.Ready, log: cfg.Logger, mux: http.NewServeMux(), streams: newStreamSet()}
 	s.base = publicBase(cfg.PublicURL, cfg.HTTPAddr)
 	if cfg.PublicURL == "" && cfg.TLS != nil {
 		s.base = "https://" + strings.TrimPrefix(s.base, "http://")
@@ -135,7 +143,7 @@ func (s *Server) routes() {
 }
 
 func (s *Server) handleReady(w http.ResponseWriter, _ *http.Request) {
-	if !s.b.Ready() {
+	if !s.ready() {
 		w.Header().Set("Retry-After", retryAfterSeconds)
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready"})
 		return

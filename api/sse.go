@@ -174,11 +174,11 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request, q string) 
 	}
 	// A node cut off from the leader would stream nothing, which looks
 	// like an empty queue: refuse instead, and let the client retry.
-	if !s.b.Ready() {
+	if !s.ready() {
 		s.writeError(w, r, fmt.Errorf("%w: this node has no leader", broker.ErrUnavailable))
 		return
 	}
-	if _, err := s.b.Queue(q); err != nil {
+	if _, err := s.cons.Queue(q); err != nil {
 		s.writeError(w, r, fmt.Errorf("queue %q: %w", q, err))
 		return
 	}
@@ -277,7 +277,7 @@ func (st *sseStream) run(ctx context.Context) error {
 			recheckAt = time.Time{}
 			opt := st.opt
 			opt.Max, opt.Wait = free, keepAliveDue.Sub(now)
-			ds, err := st.srv.b.Lease(ctx, st.q, opt)
+			ds, err := st.srv.cons.Lease(ctx, st.q, opt)
 			if err != nil {
 				if ctx.Err() != nil {
 					return nil // leased or not, unsent leases run out
@@ -356,7 +356,7 @@ func (st *sseStream) recheckAll(now time.Time) {
 // refresh asks the broker whether the delivery still holds its lease: if so its
 // lease end is updated; otherwise the slot is freed.
 func (st *sseStream) refresh(id string, h *heldDelivery, now time.Time) {
-	end, live, err := st.srv.b.LeaseEnd(st.q, id)
+	end, live, err := st.srv.cons.LeaseEnd(st.q, id)
 	switch {
 	case err == nil:
 		if live {

@@ -12,7 +12,6 @@ import (
 
 	"github.com/hookq/hookq/api"
 	"github.com/hookq/hookq/broker"
-	pb "github.com/hookq/hookq/proto/raftcmd"
 	"go.uber.org/goleak"
 )
 
@@ -235,7 +234,7 @@ func TestStreamLearnsOfEverySettlement(t *testing.T) {
 			return
 		case "broker":
 			// Not through this Server (as gRPC or another node would).
-			res, err := e.b.Settle(context.Background(), "q", []*pb.SettleItem{{DeliveryId: m.DeliveryID, Action: pb.SettleAction_ACK}})
+			res, err := e.b.Settle(context.Background(), "q", []broker.SettleItem{{DeliveryID: m.DeliveryID, Action: broker.Ack}})
 			if err != nil || res[0].Err != nil {
 				e.t.Fatalf("broker settle: %v %v", err, res)
 			}
@@ -294,8 +293,8 @@ func TestStreamExtendKeepsTheSlot(t *testing.T) {
 					t.Fatalf("extend: %d %s", resp.StatusCode, body)
 				}
 			} else {
-				it := &pb.SettleItem{DeliveryId: first.Meta.DeliveryID, Action: pb.SettleAction_EXTEND, VisibilityNanos: int64(30 * time.Second)}
-				if res, err := e.b.Settle(context.Background(), "q", []*pb.SettleItem{it}); err != nil || res[0].Err != nil {
+				it := broker.SettleItem{DeliveryID: first.Meta.DeliveryID, Action: broker.Extend, Visibility: 30 * time.Second}
+				if res, err := e.b.Settle(context.Background(), "q", []broker.SettleItem{it}); err != nil || res[0].Err != nil {
 					t.Fatalf("broker extend: %v %v", err, res)
 				}
 			}

@@ -14,12 +14,6 @@ import (
 	"github.com/hookq/hookq/storage"
 )
 
-// QueueInfo is a queue's settings and stats (see storage.QueueInfo).
-type QueueInfo = storage.QueueInfo
-
-// Stats are a queue's counts at a moment.
-type Stats = storage.Stats
-
 // admin proposes one administrative op and returns its storage.Result.
 func (b *Broker) admin(ctx context.Context, op *pb.Op) (storage.Result, error) {
 	res, err := b.batcher.propose(ctx, op)
@@ -34,8 +28,8 @@ func (b *Broker) admin(ctx context.Context, op *pb.Op) (storage.Result, error) {
 }
 
 // PutQueue creates (created=true) or replaces a queue's settings.
-func (b *Broker) PutQueue(ctx context.Context, name string, cfg *pb.QueueConfig) (bool, error) {
-	r, err := b.admin(ctx, &pb.Op{Kind: &pb.Op_PutQueue{PutQueue: &pb.PutQueue{Name: name, Config: cfg}}})
+func (b *Broker) PutQueue(ctx context.Context, name string, cfg QueueConfig) (bool, error) {
+	r, err := b.admin(ctx, &pb.Op{Kind: &pb.Op_PutQueue{PutQueue: &pb.PutQueue{Name: name, Config: queueConfigPB(cfg)}}})
 	return r.Created, err
 }
 
@@ -53,17 +47,30 @@ func (b *Broker) Queue(name string) (QueueInfo, error) {
 		if err := b.syncWithLeader(); err != nil {
 			return QueueInfo{}, err
 		}
-		return b.store.Queue(name, time.Now().UnixNano())
+		qi, err = b.store.Queue(name, time.Now().UnixNano())
 	}
-	return qi, err
+	if err != nil {
+		return QueueInfo{}, err
+	}
+	return queueInfoOf(qi), nil
 }
 
 // Queues lists every queue with stats as of now.
-func (b *Broker) Queues() ([]QueueInfo, error) { return b.store.Queues(time.Now().UnixNano()) }
+func (b *Broker) Queues() ([]QueueInfo, error) {
+	qs, err := b.store.Queues(time.Now().UnixNano())
+	if err != nil {
+		return nil, err
+	}
+	out := make([]QueueInfo, 0, len(qs))
+	for _, qi := range qs {
+		out = append(out, queueInfoOf(qi))
+	}
+	return out, nil
+}
 
 // PutSource creates or replaces a source.
-func (b *Broker) PutSource(ctx context.Context, name string, cfg *pb.SourceConfig) (bool, error) {
-	r, err := b.admin(ctx, &pb.Op{Kind: &pb.Op_PutSource{PutSource: &pb.PutSource{Name: name, Config: cfg}}})
+func (b *Broker) PutSource(ctx context.Context, name string, cfg ingest.SourceConfig) (bool, error) {
+	r, err := b.admin(ctx, &pb.Op{Kind: &pb.Op_PutSource{PutSource: &pb.PutSource{Name: name, Config: sourceRecord(cfg)}}})
 	return r.Created, err
 }
 
@@ -77,18 +84,35 @@ func (b *Broker) DeleteSource(ctx context.Context, name string) error {
 // return them over the API).
 // Before answering that it does not exist, a follower catches up with the
 // leader (503 when it cannot): a provider takes a 404 as final.
-func (b *Broker) Source(name string) (*pb.SourceConfig, error) {
+func (b *Broker) Source(name string) (Source, error) {
 	c, err := b.store.Source(name)
 	if errors.Is(err, ErrSourceNotFound) && ingest.ValidName(name) {
 		if err := b.syncWithLeader(); err != nil {
-			return nil, err
+			return Source{}, err
 		}
-		return b.store.Source(name)
+		c, err = b.store.Source(name)
 	}
-	return c, err
+	if err != nil {
+		return Source{}, err
+	}
+	return SourceOf(name, c), nil
 }
 
-// Sources lists every source config and their names in order.
+// ListSources lists every source by name.
+func (b *Broker) ListSources() ([]Source, error) {
+	recs, names, err := b.store.Sources()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Source, 0, len(names))
+	for _, n := range names {
+		out = append(out, SourceOf(n, recs[n]))
+	}
+	return out, nil
+}
+
+// Sources lists every source record and their names in order: the
+// cluster service sends them to ingest nodes as they are stored.
 func (b *Broker) Sources() (map[string]*pb.SourceConfig, []string, error) { return b.store.Sources() }
 
 // CreateToken makes a new bearer token, stores only its SHA-256, and
@@ -112,7 +136,17 @@ func (b *Broker) PutTokenSecret(ctx context.Context, name, secret string, scopes
 }
 
 // Tokens lists tokens (names, scopes, creation; never secrets).
-func (b *Broker) Tokens() ([]*pb.TokenRecord, error) { return b.store.Tokens() }
+func (b *Broker) Tokens() ([]Token, error) {
+	recs, err := b.store.Tokens()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Token, 0, len(recs))
+	for _, t := range recs {
+		out = append(out, tokenOf(t))
+	}
+	return out, nil
+}
 
 // DeleteToken revokes a token.
 func (b *Broker) DeleteToken(ctx context.Context, name string) error {
@@ -121,18 +155,42 @@ func (b *Broker) DeleteToken(ctx context.Context, name string) error {
 }
 
 // Authenticate finds the token with this secret.
-func (b *Broker) Authenticate(secret string) (*pb.TokenRecord, bool) {
-	return b.store.TokenBySecret(secret)
+func (b *Broker) Authenticate(secret string) (Token, bool) {
+	t, ok := b.store.TokenBySecret(secret)
+	if !ok {
+		return Token{}, false
+	}
+	return tokenOf(t), true
 }
 
-// Messages lists messages of q newest first (see storage.Store.Messages).
-func (b *Broker) Messages(q, state string, limit int, after string) ([]*pb.MessageRecord, string, error) {
-	return b.store.Messages(q, state, limit, after, time.Now().UnixNano())
+// Messages lists messages of q newest first (see storage.Store.Messages),
+// in state when it is not "", each with its state as of now.
+func (b *Broker) Messages(q, state string, limit int, after string) ([]Message, string, error) {
+	now := time.Now().UnixNano()
+	recs, next, err := b.store.Messages(q, state, limit, after, now)
+	if err != nil {
+		return nil, "", err
+	}
+	out := make([]Message, 0, len(recs))
+	for _, m := range recs {
+		st := state
+		if st == "" {
+			st = storage.ViewState(m, now)
+		}
+		out = append(out, messageOf(q, st, m, now))
+	}
+	return out, next, nil
 }
 
-// Message reads one message and its body.
-func (b *Broker) Message(q, id string) (*pb.MessageRecord, []byte, error) {
-	return b.store.Message(q, id)
+// Message reads one message, its state and delivery history as of now,
+// and its body.
+func (b *Broker) Message(q, id string) (Message, []byte, error) {
+	m, body, err := b.store.Message(q, id)
+	if err != nil {
+		return Message{}, nil, err
+	}
+	now := time.Now().UnixNano()
+	return messageOf(q, storage.ViewState(m, now), m, now), body, nil
 }
 
 // Replay re-enqueues copies of messages q still holds: by id, or received

@@ -10,7 +10,6 @@ import (
 
 	"github.com/hookq/hookq/broker"
 	"github.com/hookq/hookq/broker/brokertest"
-	pb "github.com/hookq/hookq/proto/raftcmd"
 )
 
 var body1KiB = bytes.Repeat([]byte("x"), 1024)
@@ -79,7 +78,7 @@ func BenchmarkLeaseAck1KiB(b *testing.B) {
 				empty.Add(1)
 				continue
 			}
-			res, err := br.Settle(ctx, "q", []*pb.SettleItem{{DeliveryId: ds[0].DeliveryID, Action: pb.SettleAction_ACK}})
+			res, err := br.Settle(ctx, "q", []broker.SettleItem{{DeliveryID: ds[0].DeliveryID, Action: broker.Ack}})
 			if err != nil || res[0].Err != nil {
 				b.Errorf("ack: %v %v", err, res)
 				return

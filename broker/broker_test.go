@@ -10,7 +10,6 @@ import (
 
 	"github.com/hookq/hookq/broker"
 	"github.com/hookq/hookq/broker/brokertest"
-	pb "github.com/hookq/hookq/proto/raftcmd"
 )
 
 func mustQueue(t testing.TB, b *broker.Broker, name string) {
@@ -38,7 +37,7 @@ func TestEnqueueLeaseAckRoundTrip(t *testing.T) {
 	if id := ds[0].Message.ID; id != res.MessageID {
 		t.Fatalf("leased %s, enqueued %s", id, res.MessageID)
 	}
-	items := []*pb.SettleItem{{DeliveryId: ds[0].DeliveryID, Action: pb.SettleAction_ACK}}
+	items := []broker.SettleItem{{DeliveryID: ds[0].DeliveryID, Action: broker.Ack}}
 	out, err := b.Settle(ctx, "orders", items)
 	if err != nil || out[0].Err != nil {
 		t.Fatalf("ack: %v %v", err, out)

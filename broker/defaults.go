@@ -3,7 +3,7 @@ package broker
 import (
 	"time"
 
-	pb "github.com/hookq/hookq/proto/raftcmd"
+	"github.com/hookq/hookq/storage"
 )
 
 // Queue setting defaults of docs/API.md §3.1.
@@ -19,16 +19,17 @@ var DefaultBackoff = []time.Duration{time.Second, 5 * time.Second, 30 * time.Sec
 
 // DefaultQueueConfig is the defaults of docs/API.md §3.1 for a queue named name, with
 // its dead-letter queue <name>.dlq.
-func DefaultQueueConfig(name string) *pb.QueueConfig {
-	c := &pb.QueueConfig{
-		VisibilityTimeoutNanos: int64(DefaultVisibility),
-		MaxAttempts:            DefaultMaxAttempts,
-		DeadLetterQueue:        name + ".dlq",
-		RetentionNanos:         int64(DefaultRetention),
-		MaxDepth:               DefaultMaxDepth,
+func DefaultQueueConfig(name string) QueueConfig {
+	return QueueConfig{
+		VisibilityTimeout: DefaultVisibility, MaxAttempts: DefaultMaxAttempts,
+		Backoff: append([]time.Duration(nil), DefaultBackoff...), DeadLetterQueue: name + ".dlq",
+		Retention: DefaultRetention, MaxDepth: DefaultMaxDepth,
 	}
-	for _, d := range DefaultBackoff {
-		c.BackoffNanos = append(c.BackoffNanos, int64(d))
-	}
-	return c
+}
+
+// DeadLetterQueueDefaults are the settings of a queue that is another's
+// dead-letter queue, as the broker creates it from its parent's (see
+// storage.DLQDefaults): no dead-letter queue of its own, no attempt limit.
+func DeadLetterQueueDefaults(parent QueueConfig) QueueConfig {
+	return queueConfigOf(storage.DLQDefaults(queueConfigPB(parent)))
 }

@@ -72,9 +72,9 @@ func (b *Broker) SetCluster(c Cluster) {
 var errNoCluster = fmt.Errorf("%w: no cluster attached", ErrNotLeader)
 
 // Join adds a fresh node as a voter (see Membership).
-func (b *Broker) Join(ctx context.Context, n *pb.NodeRecord) error {
+func (b *Broker) Join(ctx context.Context, n Node) error {
 	if c := b.cluster.get(); c != nil {
-		return c.Join(ctx, n)
+		return c.Join(ctx, n.record())
 	}
 	return errNoCluster
 }

@@ -162,16 +162,16 @@ func (b *Broker) leaseNow(ctx context.Context, q string, opt LeaseOptions) ([]De
 // Per-item failures (lease expired, not found) are in the results.
 // A malformed deliveryId (one no lease could have produced) is answered
 // not found here and never proposed.
-func (b *Broker) Settle(ctx context.Context, q string, items []*pb.SettleItem) ([]SettleItemResult, error) {
+func (b *Broker) Settle(ctx context.Context, q string, items []SettleItem) ([]SettleItemResult, error) {
 	out := make([]SettleItemResult, len(items))
 	var send []*pb.SettleItem
 	var at []int
 	for i, it := range items {
-		if it == nil || !validID(it.DeliveryId) {
-			out[i] = SettleItemResult{DeliveryID: it.GetDeliveryId(), Err: ErrDeliveryNotFound}
+		if !validID(it.DeliveryID) {
+			out[i] = SettleItemResult{DeliveryID: it.DeliveryID, Err: ErrDeliveryNotFound}
 			continue
 		}
-		send = append(send, it)
+		send = append(send, settleItemPB(it))
 		at = append(at, i)
 	}
 	if len(send) == 0 {

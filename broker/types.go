@@ -3,6 +3,7 @@ package broker
 import (
 	"time"
 
+	"github.com/hookq/hookq/ingest"
 	pb "github.com/hookq/hookq/proto/raftcmd"
 	"github.com/hookq/hookq/storage"
 )
@@ -194,17 +195,123 @@ func deliveriesOf(ds []storage.Delivery) []Delivery {
 	return out
 }
 
-func settleItemsPB(items []SettleItem) []*pb.SettleItem {
-	out := make([]*pb.SettleItem, len(items))
-	for i, it := range items {
-		out[i] = &pb.SettleItem{
-			DeliveryId: it.DeliveryID, Action: it.Action.pb(), HasDelay: it.HasDelay, DelayNanos: int64(it.Delay),
-			Reason: it.Reason, VisibilityNanos: int64(it.Visibility),
-		}
+func settleResultOf(r storage.SettleItemResult) SettleItemResult {
+	return SettleItemResult{DeliveryID: r.DeliveryID, Err: r.Err, LeaseExpires: unixTime(r.LeaseExpires)}
+}
+
+// QueueConfig is a queue's settings (docs/API.md §3.1).
+type QueueConfig struct {
+	VisibilityTimeout time.Duration
+	MaxAttempts       uint32 // 0: no limit
+	Backoff           []time.Duration
+	DeadLetterQueue   string // "": none
+	Retention         time.Duration
+	MaxDepth          int64
+	CreatedAt         time.Time // set by the broker
+}
+
+// Stats are a queue's counts at a moment.
+type Stats struct {
+	Ready, Inflight, Delayed, Acked   int64
+	OldestReadyAge                    time.Duration
+	Enqueued, Delivered, DeadLettered int64
+}
+
+// QueueInfo is a queue's settings and stats.
+type QueueInfo struct {
+	Name   string
+	Config QueueConfig
+	Stats  Stats
+}
+
+// Source is a source's settings: ingest's config, plus when the broker
+// stored it. Secrets are included: callers must not return them.
+type Source struct {
+	Name string
+	ingest.SourceConfig
+	CreatedAt time.Time
+}
+
+// Token is a bearer token's record (never its secret).
+type Token struct {
+	Name      string
+	Scopes    []string
+	CreatedAt time.Time
+}
+
+// Node is a cluster member as it registers (POST /v1/cluster/join).
+type Node struct {
+	ID, RaftAddr, HTTPAddr, GRPCAddr string
+	Role                             string // voter | ingest
+}
+
+func (n Node) record() *pb.NodeRecord {
+	return &pb.NodeRecord{Id: n.ID, RaftAddr: n.RaftAddr, HttpAddr: n.HTTPAddr, GrpcAddr: n.GRPCAddr, Role: n.Role}
+}
+
+func settleItemPB(it SettleItem) *pb.SettleItem {
+	return &pb.SettleItem{
+		DeliveryId: it.DeliveryID, Action: it.Action.pb(), HasDelay: it.HasDelay, DelayNanos: int64(it.Delay),
+		Reason: it.Reason, VisibilityNanos: int64(it.Visibility),
+	}
+}
+
+func queueConfigOf(c *pb.QueueConfig) QueueConfig {
+	out := QueueConfig{
+		VisibilityTimeout: time.Duration(c.VisibilityTimeoutNanos), MaxAttempts: c.MaxAttempts,
+		Backoff: make([]time.Duration, 0, len(c.BackoffNanos)), DeadLetterQueue: c.DeadLetterQueue,
+		Retention: time.Duration(c.RetentionNanos), MaxDepth: c.MaxDepth, CreatedAt: unixTime(c.CreatedUnixNano),
+	}
+	for _, b := range c.BackoffNanos {
+		out.Backoff = append(out.Backoff, time.Duration(b))
 	}
 	return out
 }
 
-func settleResultOf(r storage.SettleItemResult) SettleItemResult {
-	return SettleItemResult{DeliveryID: r.DeliveryID, Err: r.Err, LeaseExpires: unixTime(r.LeaseExpires)}
+func queueConfigPB(c QueueConfig) *pb.QueueConfig {
+	out := &pb.QueueConfig{
+		VisibilityTimeoutNanos: int64(c.VisibilityTimeout), MaxAttempts: c.MaxAttempts,
+		DeadLetterQueue: c.DeadLetterQueue, RetentionNanos: int64(c.Retention), MaxDepth: c.MaxDepth,
+		CreatedUnixNano: unixNano(c.CreatedAt),
+	}
+	for _, b := range c.Backoff {
+		out.BackoffNanos = append(out.BackoffNanos, int64(b))
+	}
+	return out
+}
+
+func queueInfoOf(qi storage.QueueInfo) QueueInfo {
+	s := qi.Stats
+	return QueueInfo{Name: qi.Name, Config: queueConfigOf(qi.Config), Stats: Stats{
+		Ready: s.Ready, Inflight: s.Inflight, Delayed: s.Delayed, Acked: s.Acked,
+		OldestReadyAge: time.Duration(s.OldestReadyAgeNanos),
+		Enqueued:       s.Enqueued, Delivered: s.Delivered, DeadLettered: s.DeadLettered,
+	}}
+}
+
+func tokenOf(t *pb.TokenRecord) Token {
+	return Token{Name: t.Name, Scopes: t.Scopes, CreatedAt: unixTime(t.CreatedUnixNano)}
+}
+
+// SourceOf converts a stored source record (as the cluster service
+// carries it to ingest nodes).
+func SourceOf(name string, rec *pb.SourceConfig) Source {
+	return Source{Name: name, SourceConfig: ingest.SourceConfig{
+		Queues: rec.Queues,
+		Verify: ingest.VerifyConfig{
+			Type: rec.VerifyType, Secrets: rec.Secrets, Header: rec.VerifyHeader, Algorithm: rec.Algorithm,
+			Encoding: rec.Encoding, Prefix: rec.Prefix, Tolerance: time.Duration(rec.ToleranceNanos),
+		},
+		Dedup:        ingest.DedupConfig{Key: rec.DedupKey, Window: time.Duration(rec.DedupWindowNanos)},
+		MaxBodyBytes: rec.MaxBodyBytes,
+	}, CreatedAt: unixTime(rec.CreatedUnixNano)}
+}
+
+func sourceRecord(c ingest.SourceConfig) *pb.SourceConfig {
+	return &pb.SourceConfig{
+		Queues: c.Queues, VerifyType: c.Verify.Type, Secrets: c.Verify.Secrets, VerifyHeader: c.Verify.Header,
+		Algorithm: c.Verify.Algorithm, Encoding: c.Verify.Encoding, Prefix: c.Verify.Prefix,
+		ToleranceNanos: int64(c.Verify.Tolerance), DedupKey: c.Dedup.Key, DedupWindowNanos: int64(c.Dedup.Window),
+		MaxBodyBytes: c.MaxBodyBytes,
+	}
 }

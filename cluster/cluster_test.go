@@ -9,7 +9,7 @@ import (
 
 	"github.com/hookq/hookq/broker"
 	"github.com/hookq/hookq/broker/brokertest"
-	pb "github.com/hookq/hookq/proto/raftcmd"
+	"github.com/hookq/hookq/ingest"
 )
 
 // Every command type goes through the log; all replicas end byte-identical.
@@ -22,7 +22,7 @@ func TestClusterReplicatesEveryCommandType(t *testing.T) {
 	ctx := context.Background()
 	b := leader.Broker
 	mustQueue(t, b, "orders")
-	if _, err := b.PutSource(ctx, "src", &pb.SourceConfig{Queues: []string{"orders"}, VerifyType: "none"}); err != nil {
+	if _, err := b.PutSource(ctx, "src", ingest.SourceConfig{Queues: []string{"orders"}, Verify: ingest.VerifyConfig{Type: "none"}}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := b.CreateToken(ctx, "tok", []string{"consume:*"}); err != nil {
@@ -33,10 +33,10 @@ func TestClusterReplicatesEveryCommandType(t *testing.T) {
 	if err != nil || len(ds) != 3 {
 		t.Fatalf("lease: %v %d", err, len(ds))
 	}
-	res, err := b.Settle(ctx, "orders", []*pb.SettleItem{
-		{DeliveryId: ds[0].DeliveryID, Action: pb.SettleAction_ACK},
-		{DeliveryId: ds[1].DeliveryID, Action: pb.SettleAction_REJECT, Reason: "bad"},
-		{DeliveryId: ds[2].DeliveryID, Action: pb.SettleAction_EXTEND, VisibilityNanos: int64(time.Minute)},
+	res, err := b.Settle(ctx, "orders", []broker.SettleItem{
+		{DeliveryID: ds[0].DeliveryID, Action: broker.Ack},
+		{DeliveryID: ds[1].DeliveryID, Action: broker.Reject, Reason: "bad"},
+		{DeliveryID: ds[2].DeliveryID, Action: broker.Extend, Visibility: time.Minute},
 	})
 	if err != nil || res[0].Err != nil || res[1].Err != nil || res[2].Err != nil {
 		t.Fatalf("settle: %v %+v", err, res)
@@ -99,11 +99,11 @@ func TestFollowerForwardsToLeader(t *testing.T) {
 	if got := ds[0].Message.ID; got != id || string(ds[0].Body) != "via follower" {
 		t.Fatalf("leased %s %q, want %s", got, ds[0].Body, id)
 	}
-	res, err := f.Settle(ctx, "q", []*pb.SettleItem{{DeliveryId: ds[0].DeliveryID, Action: pb.SettleAction_ACK}})
+	res, err := f.Settle(ctx, "q", []broker.SettleItem{{DeliveryID: ds[0].DeliveryID, Action: broker.Ack}})
 	if err != nil || res[0].Err != nil {
 		t.Fatalf("ack via follower: %v %+v", err, res)
 	}
-	res, err = f.Settle(ctx, "q", []*pb.SettleItem{{DeliveryId: ds[0].DeliveryID, Action: pb.SettleAction_ACK}})
+	res, err = f.Settle(ctx, "q", []broker.SettleItem{{DeliveryID: ds[0].DeliveryID, Action: broker.Ack}})
 	if err != nil || !errors.Is(res[0].Err, broker.ErrLeaseExpired) {
 		t.Fatalf("second ack via follower: %v %+v, want lease expired", err, res)
 	}
@@ -206,8 +206,8 @@ func TestJoinCatchesUpBySnapshotAndRemoveDropsVoter(t *testing.T) {
 		t.Fatalf("snapshot: %v", err)
 	}
 	joiner := brokertest.StartJoiner(t, "n4", small)
-	if err := nodes[0].Join(context.Background(), &pb.NodeRecord{
-		Id: "n4", RaftAddr: joiner.Cfg.RaftAddr, HttpAddr: joiner.Self.HTTPAddr, GrpcAddr: joiner.Self.GRPCAddr,
+	if err := nodes[0].Join(context.Background(), broker.Node{
+		ID: "n4", RaftAddr: joiner.Cfg.RaftAddr, HTTPAddr: joiner.Self.HTTPAddr, GRPCAddr: joiner.Self.GRPCAddr,
 	}); err != nil {
 		t.Fatalf("join: %v", err)
 	}

@@ -137,23 +137,23 @@ func (n *IngestNode) Ready() bool {
 // A miss is confirmed with the leader before it is a 404: a source created
 // a moment ago is not in the cache until the next heartbeat, and a
 // provider takes a 404 as final. Without a leader the answer is 503.
-func (n *IngestNode) Source(name string) (*pb.SourceConfig, error) {
+func (n *IngestNode) Source(name string) (broker.Source, error) {
 	if c, ok := n.cached(name); ok {
-		return c, nil
+		return broker.SourceOf(name, c), nil
 	}
 	if !ingest.ValidName(name) {
-		return nil, broker.ErrSourceNotFound
+		return broker.Source{}, broker.ErrSourceNotFound
 	}
 	if !n.Ready() {
-		return nil, fmt.Errorf("%w: no leader", broker.ErrUnavailable)
+		return broker.Source{}, fmt.Errorf("%w: no leader", broker.ErrUnavailable)
 	}
 	if err := n.refresh.Do(n.refreshSources); err != nil {
-		return nil, err
+		return broker.Source{}, err
 	}
 	if c, ok := n.cached(name); ok {
-		return c, nil
+		return broker.SourceOf(name, c), nil
 	}
-	return nil, broker.ErrSourceNotFound
+	return broker.Source{}, broker.ErrSourceNotFound
 }
 
 func (n *IngestNode) cached(name string) (*pb.SourceConfig, bool) {

@@ -9,7 +9,6 @@ import (
 
 	"github.com/hookq/hookq/broker"
 	"github.com/hookq/hookq/broker/brokertest"
-	pb "github.com/hookq/hookq/proto/raftcmd"
 )
 
 // Issue 8, finding 6: a body over gRPC's 4 MiB default travels through a
@@ -50,7 +49,7 @@ func TestLargeBodyIsForwardedAndLeasedThroughFollower(t *testing.T) {
 	if !errors.Is(err, broker.ErrBadRequest) {
 		t.Fatalf("enqueue over the limit: %v, want bad request", err)
 	}
-	res, err := f.Settle(ctx, "big", []*pb.SettleItem{{DeliveryId: ds[0].DeliveryID, Action: pb.SettleAction_ACK}, {DeliveryId: "\xff", Action: pb.SettleAction_ACK}})
+	res, err := f.Settle(ctx, "big", []broker.SettleItem{{DeliveryID: ds[0].DeliveryID, Action: broker.Ack}, {DeliveryID: "\xff", Action: broker.Ack}})
 	if err != nil || res[0].Err != nil || !errors.Is(res[1].Err, broker.ErrDeliveryNotFound) {
 		t.Fatalf("settle: %v %+v", err, res)
 	}

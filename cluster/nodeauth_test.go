@@ -10,6 +10,7 @@ import (
 	"github.com/hookq/hookq/broker"
 	"github.com/hookq/hookq/broker/brokertest"
 	"github.com/hookq/hookq/cluster"
+	"github.com/hookq/hookq/ingest"
 	pb "github.com/hookq/hookq/proto/raftcmd"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -51,7 +52,7 @@ func startAuthNode(t *testing.T) *authNode {
 	if _, err := b.PutQueue(ctx, "q", broker.DefaultQueueConfig("q")); err != nil {
 		t.Fatal(err)
 	}
-	src := &pb.SourceConfig{Queues: []string{"q"}, VerifyType: "standard", Secrets: []string{sourceSecret}}
+	src := ingest.SourceConfig{Queues: []string{"q"}, Verify: ingest.VerifyConfig{Type: "standard", Secrets: []string{sourceSecret}}}
 	if _, err := b.PutSource(ctx, "s", src); err != nil {
 		t.Fatal(err)
 	}

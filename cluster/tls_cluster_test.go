@@ -348,7 +348,7 @@ func TestMTLSClusterPartitionHealAndJoin(t *testing.T) {
 	n4 := brokertest.StartJoiner(t, "n4", brokertest.TLS(t, ca))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := leader.Join(ctx, &pb.NodeRecord{Id: "n4", RaftAddr: n4.Cfg.RaftAddr, HttpAddr: n4.Self.HTTPAddr, GrpcAddr: n4.Self.GRPCAddr}); err != nil {
+	if err := leader.Join(ctx, broker.Node{ID: "n4", RaftAddr: n4.Cfg.RaftAddr, HTTPAddr: n4.Self.HTTPAddr, GRPCAddr: n4.Self.GRPCAddr}); err != nil {
 		t.Fatalf("join n4: %v", err)
 	}
 	all := append(nodes, n4)

@@ -61,12 +61,7 @@ var onlyFrom = []struct {
 // knownViolations are arrows the code still has, as "from -> to". Every
 // entry is a TODO of issue 10; an entry that no longer occurs fails the
 // test, so the list only shrinks.
-var knownViolations = map[string]string{
-	// TODO(issue 10): the api engineer moves api onto broker's domain
-	// types; the final commit of issue 10 deletes these two entries.
-	"api -> storage":       "TODO(issue 10): api still uses storage ids and states",
-	"api -> proto/raftcmd": "TODO(issue 10): api still uses the raftcmd records",
-}
+var knownViolations = map[string]string{}
 
 type pkg struct {
 	ImportPath string
