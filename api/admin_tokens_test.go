@@ -148,7 +148,7 @@ func TestCreateTokenRejectsBadNamesAndScopes(t *testing.T) {
 }
 
 func TestClusterDescribesTheNode(t *testing.T) {
-	e := newEnv(t)
+	e := newRaftEnv(t)
 	var c struct {
 		Leader string                       `json:"leader"`
 		Term   uint64                       `json:"term"`

@@ -10,7 +10,7 @@ import (
 // unchanged after every error. (Successful join/transfer/remove run against
 // real processes in cmd/hookq.)
 func TestClusterMembershipErrors(t *testing.T) {
-	e := newEnv(t)
+	e := newRaftEnv(t)
 	consume := e.admToken("c", "consume:*")
 	cases := []struct {
 		name, method, path, token string

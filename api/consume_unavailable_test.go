@@ -26,7 +26,7 @@ func (noQuorum) Settle(context.Context, string, []broker.SettleItem) ([]broker.S
 }
 
 func TestConsumerEndpointsAnswer503WithRetryAfterWithoutQuorum(t *testing.T) {
-	e := newEnv(t)
+	e := newRaftEnv(t)
 	e.queue("q")
 	e.consPut("q", "m", "text/plain")
 	_, m := e.consMustNext("q", "")

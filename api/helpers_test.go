@@ -19,7 +19,7 @@ import (
 // adminToken is the --admin-token of test servers.
 const adminToken = "test-admin"
 
-// env is a real single-node broker behind the real HTTP API.
+// env is a broker behind the real HTTP API.
 type env struct {
 	t   testing.TB
 	b   *broker.Broker
@@ -27,11 +27,23 @@ type env struct {
 	api *api.Server
 }
 
-// newEnv starts a broker and an httptest server whose public URL is the
-// server's own address.
+// newEnv starts an in-memory broker without Raft (brokertest.NewFake) and
+// an httptest server whose public URL is the server's own address.
 func newEnv(t testing.TB) *env {
 	t.Helper()
-	b := brokertest.MustOpen(t)
+	return newEnvOn(t, brokertest.NewFake(t))
+}
+
+// newRaftEnv is newEnv on a real single-voter Raft node with its cluster
+// side (brokertest.MustOpen): for tests of the cluster routes, leadership,
+// quorum and shutdown.
+func newRaftEnv(t testing.TB) *env {
+	t.Helper()
+	return newEnvOn(t, brokertest.MustOpen(t))
+}
+
+func newEnvOn(t testing.TB, b *broker.Broker) *env {
+	t.Helper()
 	e := &env{t: t, b: b}
 	e.srv = httptest.NewUnstartedServer(nil)
 	addr := e.srv.Listener.Addr().String()
@@ -56,7 +68,7 @@ func (e *env) source(name string, cfg ingest.SourceConfig) {
 	if err := cfg.Normalize(); err != nil {
 		e.t.Fatalf("source %s: %v", name, err)
 	}
-	if _, err := e.b.PutSource(context.Background(), name, api.SourceRecord(cfg)); err != nil {
+	if _, err := e.b.PutSource(context.Background(), name, cfg); err != nil {
 		e.t.Fatalf("put source %s: %v", name, err)
 	}
 }

@@ -29,7 +29,7 @@ const limitBodyTimeout = 300 * time.Millisecond
 // (so MaxConns applies) on a real listener.
 func newLimitEnv(t testing.TB, cfg api.Config) *env {
 	t.Helper()
-	b := brokertest.MustOpen(t)
+	b := brokertest.NewFake(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

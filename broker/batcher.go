@@ -246,8 +246,9 @@ func (b *Broker) dispatchBatch(ctx context.Context, batch []*proposal) {
 	}
 }
 
-// selfLeads reports whether this node's Raft is the leader.
-func (b *Broker) selfLeads() bool { return b.raft.State() == raft.Leader }
+// selfLeads reports whether this node's Raft is the leader (a local node
+// always leads).
+func (b *Broker) selfLeads() bool { return b.local != nil || b.raft.State() == raft.Leader }
 
 // commit proposes batch as one Raft entry and answers every proposal.
 func (b *Broker) commit(batch []*proposal) {
@@ -260,6 +261,10 @@ func (b *Broker) commit(batch []*proposal) {
 		// validateOp encoded every op alone, so this is a bug, not input:
 		// answer it rather than take the node down.
 		fail(batch, fmt.Errorf("%w: encode command: %v", ErrBadRequest, err))
+		return
+	}
+	if b.local != nil {
+		b.finish(batch, b.local.apply(data))
 		return
 	}
 	b.finish(batch, b.raft.Apply(data, b.cfg.Raft.ApplyTimeout))

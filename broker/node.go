@@ -25,7 +25,8 @@ type Broker struct {
 	cfg       Config
 	store     *storage.Store
 	fsm       *raftfsm.FSM
-	raft      *raft.Raft
+	raft      *raft.Raft // nil for a node opened with OpenLocal
+	local     *localLog  // the log of a node opened with OpenLocal
 	logs      *raftboltdb.BoltStore
 	transport *raft.NetworkTransport
 	layer     *streamLayer
@@ -203,7 +204,7 @@ func (b *Broker) watchLeadership(wg *sync.WaitGroup) {
 // cluster side (which records our addresses), then sweep until leadership
 // ends.
 func (b *Broker) lead(ctx context.Context) {
-	for ctx.Err() == nil {
+	for b.local == nil && ctx.Err() == nil {
 		if err := b.raft.Barrier(b.cfg.Raft.ApplyTimeout).Error(); err == nil {
 			break
 		}
@@ -223,7 +224,7 @@ func (b *Broker) lead(ctx context.Context) {
 
 // IsLeader reports whether this node is the leader and has caught up.
 func (b *Broker) IsLeader() bool {
-	return b.raft.State() == raft.Leader && b.readable.Load()
+	return b.selfLeads() && b.readable.Load()
 }
 
 // Ready reports whether the node knows a leader and has applied everything

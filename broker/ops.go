@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/hashicorp/raft"
 	"github.com/hookq/hookq/ingest"
 	pb "github.com/hookq/hookq/proto/raftcmd"
 	"github.com/hookq/hookq/storage"
@@ -85,7 +84,7 @@ func (b *Broker) Lease(ctx context.Context, q string, opt LeaseOptions) ([]Deliv
 		}
 		wake := b.waiters.wait(q)
 		if !b.store.HasQueue(q) {
-			if b.raft.State() == raft.Leader {
+			if b.selfLeads() {
 				return nil, ErrQueueNotFound
 			}
 			// A follower may not have applied the queue's creation yet:
@@ -181,7 +180,7 @@ func (b *Broker) Settle(ctx context.Context, q string, items []SettleItem) ([]Se
 		if err := b.checkLeader(); err != nil {
 			return nil, err
 		}
-		if !b.store.HasQueue(q) && b.raft.State() == raft.Leader {
+		if !b.store.HasQueue(q) && b.selfLeads() {
 			return nil, ErrQueueNotFound
 		}
 		return out, nil

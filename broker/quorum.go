@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"time"
-
-	"github.com/hashicorp/raft"
 )
 
 // leaderSyncTimeout bounds one read-index round trip to the leader.
@@ -20,7 +18,7 @@ func (b *Broker) checkLeader() error {
 	if b.closed.Load() {
 		return ErrClosed
 	}
-	if b.raft.State() == raft.Leader {
+	if b.selfLeads() {
 		if !b.readable.Load() {
 			return fmt.Errorf("%w: new leader catching up", ErrUnavailable)
 		}
@@ -43,7 +41,7 @@ func (b *Broker) syncWithLeader() error {
 	if err := b.checkLeader(); err != nil {
 		return err
 	}
-	if b.raft.State() == raft.Leader {
+	if b.selfLeads() {
 		return nil
 	}
 	return b.leaderSync.Do(func() error {

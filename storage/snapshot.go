@@ -102,16 +102,16 @@ func (s *Store) Restore(r io.Reader) error {
 		return err
 	}
 	path := genDir(s.dir, gen)
-	if err := os.RemoveAll(path); err != nil {
+	if err := s.removeAll(path); err != nil {
 		return fmt.Errorf("storage: restore: %w", err)
 	}
-	db, err := openPebble(path)
+	db, err := openPebble(path, s.mem)
 	if err != nil {
 		return err
 	}
 	if err := load(db, br); err != nil {
 		db.Close()
-		os.RemoveAll(path)
+		s.removeAll(path)
 		return err
 	}
 	if err := db.LogData(nil, pebble.Sync); err != nil {
@@ -127,7 +127,15 @@ func (s *Store) Restore(r io.Reader) error {
 		return err
 	}
 	old.Close()
-	return os.RemoveAll(genDir(s.dir, oldGen))
+	return s.removeAll(genDir(s.dir, oldGen))
+}
+
+// removeAll removes a database directory, on disk or in memory.
+func (s *Store) removeAll(path string) error {
+	if s.mem != nil {
+		return s.mem.RemoveAll(path)
+	}
+	return os.RemoveAll(path)
 }
 
 func readMagic(r *bufio.Reader) error {

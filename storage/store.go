@@ -11,6 +11,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
+	"github.com/cockroachdb/pebble/v2/vfs"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -18,6 +19,7 @@ import (
 // caller at a time: the Raft FSM); reads are safe from any goroutine.
 type Store struct {
 	dir string
+	mem vfs.FS // set by OpenMem: the database lives in memory, no files
 
 	// mu guards db: readers and snapshots hold it shared, Restore swaps the
 	// database holding it exclusively. Never take it twice in one call path.
@@ -43,7 +45,7 @@ func Open(dir string) (*Store, error) {
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("storage: %w", err)
 	}
-	db, err := openPebble(genDir(dir, gen))
+	db, err := openPebble(genDir(dir, gen), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -55,10 +57,24 @@ func Open(dir string) (*Store, error) {
 	return s, nil
 }
 
+// OpenMem opens an empty store held in memory (Pebble over vfs.NewMem):
+// the same state machine without files, for tests and fakes. Its state is
+// gone when it is closed.
+func OpenMem() (*Store, error) {
+	fs := vfs.NewMem()
+	db, err := openPebble(genDir("", 0), fs)
+	if err != nil {
+		return nil, err
+	}
+	return &Store{mem: fs, db: db}, nil
+}
+
 func genDir(dir string, gen int) string { return filepath.Join(dir, fmt.Sprintf("db-%d", gen)) }
 
-func openPebble(path string) (*pebble.DB, error) {
-	opts := &pebble.Options{Logger: quietLogger{}, MemTableSize: 32 << 20}
+// openPebble opens the database at path, on fs when it is not nil (the
+// disk otherwise).
+func openPebble(path string, fs vfs.FS) (*pebble.DB, error) {
+	opts := &pebble.Options{Logger: quietLogger{}, MemTableSize: 32 << 20, FS: fs}
 	// Bloom filters make the point reads of every op (configs, counters,
 	// messages, dedup keys) skip tables that cannot hold the key.
 	opts.Levels[0].FilterPolicy = bloom.FilterPolicy(10)
@@ -71,6 +87,9 @@ func openPebble(path string) (*pebble.DB, error) {
 
 // writeCurrent atomically records which generation directory is live.
 func (s *Store) writeCurrent() error {
+	if s.mem != nil {
+		return nil
+	}
 	tmp := filepath.Join(s.dir, currentFile+".tmp")
 	if err := os.WriteFile(tmp, []byte(fmt.Sprintf("db-%d\n", s.gen)), 0o600); err != nil {
 		return fmt.Errorf("storage: %w", err)
