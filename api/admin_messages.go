@@ -166,21 +166,25 @@ func (s *Server) handleReplay(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, badRequest("until: %s is not after since %s", body.Until, body.Since))
 		return
 	}
-	var ids []string
-	if body.MessageIDs != nil {
-		if ids = *body.MessageIDs; len(ids) == 0 {
-			// An explicit empty list selects nothing (the backend reads
-			// no ids as "all").
-			s.answerEmptySelection(w, r, q, "replayed", false)
-			return
-		}
-	}
-	n, err := s.adm.Replay(r.Context(), q, ids, since, until)
+	n, err := s.adm.Replay(r.Context(), q, selection(body.MessageIDs), since, until)
 	if err != nil {
 		s.writeError(w, r, fmt.Errorf("queue %q: %w", q, err))
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]int64{"replayed": n})
+}
+
+// selection is the ids of a messageIds field for Replay and Redrive: nil
+// when it is absent (all, or by time), non-nil when given, so an explicit
+// [] selects nothing (the broker still checks the queue).
+func selection(ids *[]string) []string {
+	if ids == nil {
+		return nil
+	}
+	if *ids == nil {
+		return []string{}
+	}
+	return *ids
 }
 
 type redriveBody struct {
@@ -196,40 +200,12 @@ func (s *Server) handleRedrive(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	var ids []string
-	if body.MessageIDs != nil {
-		if ids = *body.MessageIDs; len(ids) == 0 {
-			s.answerEmptySelection(w, r, q, "redriven", true)
-			return
-		}
-	}
-	n, err := s.adm.Redrive(r.Context(), q, ids)
+	n, err := s.adm.Redrive(r.Context(), q, selection(body.MessageIDs))
 	if err != nil {
 		s.writeError(w, r, fmt.Errorf("queue %q: %w", q, err))
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]int64{"redriven": n})
-}
-
-// answerEmptySelection answers {key: 0} for an explicit empty id list,
-// after the checks the backend would have made (queue exists; a DLQ when
-// dlq is true).
-func (s *Server) answerEmptySelection(w http.ResponseWriter, r *http.Request, q, key string, dlq bool) {
-	if _, err := s.adm.Queue(q); err != nil {
-		s.writeError(w, r, fmt.Errorf("queue %q: %w", q, err))
-		return
-	}
-	if dlq {
-		ok, err := s.isDeadLetterQueue(q)
-		if err == nil && !ok {
-			err = broker.ErrNotDeadLetter
-		}
-		if err != nil {
-			s.writeError(w, r, fmt.Errorf("queue %q: %w", q, err))
-			return
-		}
-	}
-	writeJSON(w, http.StatusOK, map[string]int64{key: 0})
 }
 
 // handlePurge: POST /v1/queues/{q}/purge → {"purged":N}.

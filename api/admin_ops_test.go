@@ -3,6 +3,7 @@ package api_test
 import (
 	"net/http"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -220,5 +221,27 @@ func TestPurgeRemovesMessagesAndEndsLeases(t *testing.T) {
 	}
 	if n := e.admCount("/v1/queues/orders/purge", "purged", nil); n != 0 {
 		t.Fatalf("second purge: %d", n)
+	}
+}
+
+func TestEmptySelectionIsCheckedLikeAnyOther(t *testing.T) {
+	e := newEnv(t)
+	e.queue("orders")
+	empty := map[string]any{"messageIds": []string{}}
+	for _, tc := range []struct {
+		path   string
+		status int
+		code   string
+		msg    string
+	}{
+		{"/v1/queues/orders/redrive", http.StatusBadRequest, "bad_request", `queue \"orders\": storage: queue is not a dead-letter queue`},
+		{"/v1/queues/nope/redrive", http.StatusNotFound, "not_found", `queue \"nope\": storage: queue not found`},
+		{"/v1/queues/nope/replay", http.StatusNotFound, "not_found", `queue \"nope\": storage: queue not found`},
+	} {
+		resp, body := e.do("POST", tc.path, adminToken, empty)
+		expectError(t, resp, body, tc.status, tc.code)
+		if !strings.Contains(string(body), tc.msg) {
+			t.Errorf("%s: body %s, want message %q", tc.path, body, tc.msg)
+		}
 	}
 }

@@ -46,6 +46,8 @@ type Admin interface {
 
 	Messages(q, state string, limit int, after string) ([]broker.Message, string, error)
 	Message(q, id string) (broker.Message, []byte, error)
+	// Replay and Redrive: nil ids select all (or by time); a non-nil
+	// empty ids selects none, after the same checks of the queue.
 	Replay(ctx context.Context, q string, ids []string, since, until time.Time) (int64, error)
 	Redrive(ctx context.Context, dlq string, ids []string) (int64, error)
 	Purge(ctx context.Context, q string) (int64, error)

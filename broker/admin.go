@@ -194,8 +194,12 @@ func (b *Broker) Message(q, id string) (Message, []byte, error) {
 }
 
 // Replay re-enqueues copies of messages q still holds: by id, or received
-// in [since, until) (zero times are unbounded).
+// in [since, until) (zero times are unbounded). Nil ids select by time; a
+// non-nil empty ids selects nothing (see selectNone).
 func (b *Broker) Replay(ctx context.Context, q string, ids []string, since, until time.Time) (int64, error) {
+	if ids != nil && len(ids) == 0 {
+		return 0, b.selectNone(q, false)
+	}
 	op := &pb.Replay{Queue: q, MessageIds: ids}
 	if !since.IsZero() {
 		op.SinceUnixNano = since.UnixNano()
@@ -207,10 +211,31 @@ func (b *Broker) Replay(ctx context.Context, q string, ids []string, since, unti
 	return r.Count, err
 }
 
-// Redrive moves dead-lettered messages of a DLQ back to their origin.
+// Redrive moves dead-lettered messages of a DLQ back to their origin: the
+// named ones, or all with nil ids; a non-nil empty ids selects nothing
+// (see selectNone).
 func (b *Broker) Redrive(ctx context.Context, dlq string, ids []string) (int64, error) {
+	if ids != nil && len(ids) == 0 {
+		return 0, b.selectNone(dlq, true)
+	}
 	r, err := b.admin(ctx, &pb.Op{Kind: &pb.Op_Redrive{Redrive: &pb.Redrive{Queue: dlq, MessageIds: ids}}})
 	return r.Count, err
+}
+
+// selectNone answers a replay or redrive of an explicit empty id list, which
+// an op cannot carry (an op with no ids selects all): nothing to do, after
+// the state machine's own checks (storage.Store.CheckSelection) on this
+// node's state. Before answering that q does not exist, a follower catches
+// up with the leader, as Queue does.
+func (b *Broker) selectNone(q string, redrive bool) error {
+	err := b.store.CheckSelection(q, redrive)
+	if errors.Is(err, ErrQueueNotFound) && ingest.ValidName(q) {
+		if err := b.syncWithLeader(); err != nil {
+			return err
+		}
+		err = b.store.CheckSelection(q, redrive)
+	}
+	return err
 }
 
 // Purge removes every ready, delayed and in-flight message of q.

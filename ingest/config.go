@@ -114,6 +114,21 @@ func (c *SourceConfig) Normalize() error {
 	return nil
 }
 
+// hmacScheme is an hmac source's algorithm and encoding with the defaults
+// of docs/API.md §4.1 applied: the one place they are applied (Normalize
+// stores them; Verify and Sign use them on configs that were not
+// normalized).
+func (v *VerifyConfig) hmacScheme() (alg, enc string) {
+	alg, enc = v.Algorithm, v.Encoding
+	if alg == "" {
+		alg = DefaultAlgorithm
+	}
+	if enc == "" {
+		enc = DefaultEncoding
+	}
+	return alg, enc
+}
+
 func (v *VerifyConfig) normalize() error {
 	if !knownType(v.Type) {
 		return cfgErr("verify.type", fmt.Sprintf("unknown type %q: want one of none, token, basic, hmac, github, stripe, shopify, slack, standard", v.Type))
@@ -145,14 +160,9 @@ func (v *VerifyConfig) normalize() error {
 	if !validHeaderName(v.Header) {
 		return cfgErr("verify.header", fmt.Sprintf("invalid header name %q", v.Header))
 	}
-	if v.Algorithm == "" {
-		v.Algorithm = DefaultAlgorithm
-	}
+	v.Algorithm, v.Encoding = v.hmacScheme()
 	if hashFor(v.Algorithm) == nil {
 		return cfgErr("verify.algorithm", fmt.Sprintf("unknown algorithm %q: want sha1, sha256 or sha512", v.Algorithm))
-	}
-	if v.Encoding == "" {
-		v.Encoding = DefaultEncoding
 	}
 	if v.Encoding != "hex" && v.Encoding != "base64" {
 		return cfgErr("verify.encoding", fmt.Sprintf("unknown encoding %q: want hex or base64", v.Encoding))

@@ -50,13 +50,7 @@ func Sign(cfg *SourceConfig, secret string, body []byte, now time.Time, eventID 
 	case TypeBasic:
 		h.Set(HeaderAuthorization, "Basic "+base64.StdEncoding.EncodeToString(key))
 	case TypeHMAC:
-		alg, enc := v.Algorithm, v.Encoding
-		if alg == "" {
-			alg = DefaultAlgorithm
-		}
-		if enc == "" {
-			enc = DefaultEncoding
-		}
+		alg, enc := v.hmacScheme()
 		newHash := hashFor(alg)
 		switch {
 		case newHash == nil:

@@ -208,13 +208,7 @@ func verifyBasic(secrets []string, req Request) error {
 }
 
 func verifyHMAC(v *VerifyConfig, req Request) error {
-	alg, enc := v.Algorithm, v.Encoding
-	if alg == "" {
-		alg = DefaultAlgorithm
-	}
-	if enc == "" {
-		enc = DefaultEncoding
-	}
+	alg, enc := v.hmacScheme()
 	newHash := hashFor(alg)
 	if newHash == nil {
 		return cfgErr("verify.algorithm", "unknown algorithm")

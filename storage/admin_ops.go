@@ -2,7 +2,10 @@ package storage
 
 import (
 	"encoding/hex"
+	"errors"
+	"fmt"
 
+	"github.com/cockroachdb/pebble/v2"
 	pb "github.com/hookq/hookq/proto/raftcmd"
 	"google.golang.org/protobuf/proto"
 )
@@ -12,16 +15,6 @@ type Result struct {
 	Created bool  // Put*: the resource did not exist before
 	Count   int64 // Redrive/Replay/Purge/Sweep: items affected
 	Err     error
-}
-
-// DLQDefaults derives the settings of a dead-letter queue created with its
-// queue: no DLQ of its own and no attempt limit, so messages stay until they
-// are consumed, redriven or purged.
-func DLQDefaults(parent *pb.QueueConfig) *pb.QueueConfig {
-	c := proto.Clone(parent).(*pb.QueueConfig)
-	c.MaxAttempts = 0
-	c.DeadLetterQueue = ""
-	return c
 }
 
 // PutQueue creates or replaces a queue's settings; a new queue's
@@ -206,19 +199,58 @@ func (t *Txn) DeleteNode(op *pb.DeleteNode) Result {
 	return Result{}
 }
 
-// isDeadLetterQueue reports whether some queue names q as its DLQ.
-func (t *Txn) isDeadLetterQueue(q string) bool {
+// checkSelection is the one check of a replay or redrive before it picks
+// messages: q exists, and for a redrive some queue names it as its
+// dead-letter queue. The state machine runs it for every Replay and
+// Redrive op; Store.CheckSelection for a selection of no ids, which never
+// becomes an op (an op with no ids selects all).
+func checkSelection(r pebble.Reader, q string, redrive bool) error {
+	ok, err := getProto(r, cfgKey(pQueueCfg, q), &pb.QueueConfig{})
+	switch {
+	case err != nil:
+		return err
+	case !ok:
+		return ErrQueueNotFound
+	}
+	if !redrive {
+		return nil
+	}
 	found := false
 	p := []byte(pQueueCfg)
-	t.scan(p, prefixEnd(p), 0, func(_, v []byte) bool {
+	it, err := r.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: prefixEnd(p)})
+	if err != nil {
+		return fmt.Errorf("storage: iter: %w", err)
+	}
+	defer it.Close()
+	for it.First(); it.Valid() && !found; it.Next() {
 		c := &pb.QueueConfig{}
-		if err := proto.Unmarshal(v, c); err != nil {
-			panic(err)
+		if err := proto.Unmarshal(it.Value(), c); err != nil {
+			return fmt.Errorf("storage: queue config: %w", err)
 		}
 		found = c.DeadLetterQueue == q
-		return !found
-	})
-	return found
+	}
+	if !found {
+		return ErrNotDeadLetter
+	}
+	return nil
+}
+
+// checkSelection is checkSelection inside the state machine, where a
+// failure to read the store is fatal (as every read of a Txn).
+func (t *Txn) checkSelection(q string, redrive bool) error {
+	err := checkSelection(t.b, q, redrive)
+	if err != nil && !errors.Is(err, ErrQueueNotFound) && !errors.Is(err, ErrNotDeadLetter) {
+		panic(err)
+	}
+	return err
+}
+
+// CheckSelection answers, as the state machine would, whether a replay
+// (redrive false) or redrive of q may run: for a selection of no ids.
+func (s *Store) CheckSelection(q string, redrive bool) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return checkSelection(s.db, q, redrive)
 }
 
 // selectMessages returns the seqs of q's messages named by ids (unknown or
@@ -259,11 +291,8 @@ func (t *Txn) Redrive(op *pb.Redrive) Result {
 	if op == nil {
 		return Result{Err: invalid("empty redrive")}
 	}
-	if _, ok := t.queue(op.Queue); !ok {
-		return Result{Err: ErrQueueNotFound}
-	}
-	if !t.isDeadLetterQueue(op.Queue) {
-		return Result{Err: ErrNotDeadLetter}
+	if err := t.checkSelection(op.Queue, true); err != nil {
+		return Result{Err: err}
 	}
 	recs := t.selectMessages(op.Queue, op.MessageIds, func(r *pb.MessageRecord) bool {
 		return r.State == pb.MessageState_PENDING && r.DeadLetter != nil
@@ -305,8 +334,8 @@ func (t *Txn) Replay(op *pb.Replay) Result {
 	if err := checkReplay(op); err != nil {
 		return Result{Err: err}
 	}
-	if _, ok := t.queue(op.Queue); !ok {
-		return Result{Err: ErrQueueNotFound}
+	if err := t.checkSelection(op.Queue, false); err != nil {
+		return Result{Err: err}
 	}
 	recs := t.selectMessages(op.Queue, op.MessageIds, func(r *pb.MessageRecord) bool {
 		if r.State == pb.MessageState_TOMBSTONE {

@@ -44,16 +44,9 @@ func MustOpenDir(tb testing.TB, dir string) *storage.Store {
 // Config returns queue settings with every field set: docs/API.md §3.1 defaults
 // except that the dead-letter queue is "<name>.dlq" only when dlq is true.
 func Config(name string, dlq bool) *pb.QueueConfig {
-	c := &pb.QueueConfig{
-		VisibilityTimeoutNanos: int64(30 * time.Second),
-		MaxAttempts:            5,
-		BackoffNanos: []int64{int64(time.Second), int64(5 * time.Second), int64(30 * time.Second),
-			int64(2 * time.Minute), int64(10 * time.Minute)},
-		RetentionNanos: int64(24 * time.Hour),
-		MaxDepth:       1_000_000,
-	}
-	if dlq {
-		c.DeadLetterQueue = name + ".dlq"
+	c := storage.DefaultQueueConfig(name)
+	if !dlq {
+		c.DeadLetterQueue = ""
 	}
 	return c
 }
