@@ -253,3 +253,32 @@ func digestOf(t *testing.T, s *storage.Store) string {
 	}
 	return d
 }
+
+// An in-memory store (OpenMem) is the same state machine: a snapshot of a
+// disk store restores into it (in memory, twice) with the same contents.
+func TestMemStoreRestoresASnapshot(t *testing.T) {
+	src, _ := listingFixture(t)
+	want, err := src.Store.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sn := src.Store.Snapshot()
+	var buf bytes.Buffer
+	if _, err := sn.WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	sn.Release()
+	mem, err := storage.OpenMem()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mem.Close()
+	for range 2 {
+		if err := mem.Restore(bytes.NewReader(buf.Bytes())); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := mem.Digest(); got != want {
+			t.Fatalf("restored digest %s, want %s", got, want)
+		}
+	}
+}
