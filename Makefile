@@ -47,9 +47,32 @@ proto:
 	  --go-grpc_out=proto --go-grpc_opt=paths=source_relative \
 	  $$(find proto -name '*.proto')
 
-# Go benchmarks of the FSM and of one broker node (1 KiB messages).
-bench:
+# The Go benchmarks of the FSM and of one broker node (1 KiB messages);
+# then `hookq bench cluster` with the reference settings (3 local voters,
+# 1 KiB bodies signed as Standard Webhooks, 64 ingest connections through
+# the leader, 4 consumers leasing 100 and settling in batches; hookq always
+# fsyncs before it answers); then, in the same invocation, the JetStream
+# anchor (R3, fsync always) when $(ANCHOR) exists; then one table of both
+# with the ratios (bench/compare.go).
+ANCHOR         ?= ../shared/anchors/jetstream-bench
+BENCH_DURATION ?= 20s
+BENCH_WARMUP   ?= 3s
+BENCH_CLUSTER  ?= --size 1024 --provider standard --concurrency 64 --consumers 4 --batch 100 \
+                  --duration $(BENCH_DURATION) --warmup $(BENCH_WARMUP)
+bench: build
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./raftfsm ./broker
+	@set -e; out=$$(mktemp -d); trap 'rm -rf "$$out"' EXIT; \
+	./$(BIN) bench cluster $(BENCH_CLUSTER) --json "$$out/hookq.json"; \
+	if [ -d "$(ANCHOR)" ]; then \
+	  echo "JetStream anchor: building $(ANCHOR)"; \
+	  if (cd "$(ANCHOR)" && $(GO) build -o "$$out/jetstream-bench" .); then \
+	    (cd "$$out" && ./jetstream-bench -runs 1 -replicas 3 -sync-always -json "$$out/jetstream.json") || \
+	      echo "JetStream anchor exited with an error; the table uses whatever it wrote"; \
+	  else echo "JetStream anchor did not build; skipped"; fi; \
+	else \
+	  echo "JetStream anchor skipped: $(ANCHOR) not found"; \
+	fi; \
+	./$(BIN) bench compare --hookq "$$out/hookq.json" --anchor "$$out/jetstream.json"
 
 docker:
 	CGO_ENABLED=0 $(GO) build -trimpath -o docker/hookq ./cmd/hookq
