@@ -112,3 +112,22 @@ func TestSourceWithoutQueueAnswersUnavailable(t *testing.T) {
 	e.admCall("PUT", "/v1/sources/s", adminToken, map[string]any{"queues": []string{"q2"}, "verify": map[string]any{"type": "none"}}, http.StatusOK, nil)
 	e.hookOK("s", []byte("hi"), nil, false)
 }
+
+// Replay and redrive skip ids no message can have, as they skip unknown
+// ones; a list of nothing but such ids selects nothing (an empty list
+// would mean "everything").
+func TestReplayOfOnlyMalformedIdsReplaysNothing(t *testing.T) {
+	e := newEnv(t)
+	e.queue("q")
+	e.admEnqueue("q", "a")
+	e.admEnqueue("q", "b")
+	for _, path := range []string{"/v1/queues/q/replay", "/v1/queues/q.dlq/redrive"} {
+		resp, body := e.do("POST", path, adminToken, `{"messageIds":["\udcff","`+strings.Repeat("z", 300)+`"]}`)
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `:0}`) {
+			t.Fatalf("%s with malformed ids: %d %s", path, resp.StatusCode, body)
+		}
+	}
+	if q := e.admGetQueue("q"); q.Stats.Enqueued != 2 {
+		t.Fatalf("enqueued = %d after a replay of malformed ids, want 2", q.Stats.Enqueued)
+	}
+}

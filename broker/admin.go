@@ -139,6 +139,10 @@ func (b *Broker) Message(q, id string) (*pb.MessageRecord, []byte, error) {
 // Replay re-enqueues copies of messages q still holds: by id, or received
 // in [since, until) (zero times are unbounded).
 func (b *Broker) Replay(ctx context.Context, q string, ids []string, since, until time.Time) (int64, error) {
+	ids, none, err := b.selectable(q, ids)
+	if none || err != nil {
+		return 0, err
+	}
 	op := &pb.Replay{Queue: q, MessageIds: ids}
 	if !since.IsZero() {
 		op.SinceUnixNano = since.UnixNano()
@@ -152,8 +156,33 @@ func (b *Broker) Replay(ctx context.Context, q string, ids []string, since, unti
 
 // Redrive moves dead-lettered messages of a DLQ back to their origin.
 func (b *Broker) Redrive(ctx context.Context, dlq string, ids []string) (int64, error) {
+	ids, none, err := b.selectable(dlq, ids)
+	if none || err != nil {
+		return 0, err
+	}
 	r, err := b.admin(ctx, &pb.Op{Kind: &pb.Op_Redrive{Redrive: &pb.Redrive{Queue: dlq, MessageIds: ids}}})
 	return r.Count, err
+}
+
+// selectable drops ids no message can have (like unknown ones, they select
+// nothing). none reports that a list was given and nothing in it could
+// match: the caller must not propose it, since an empty list means "all".
+func (b *Broker) selectable(q string, ids []string) (kept []string, none bool, err error) {
+	if len(ids) == 0 {
+		return nil, false, nil
+	}
+	for _, id := range ids {
+		if validID(id) {
+			kept = append(kept, id)
+		}
+	}
+	if len(kept) > 0 {
+		return kept, false, nil
+	}
+	if _, err := b.Queue(q); err != nil {
+		return nil, true, err
+	}
+	return nil, true, nil
 }
 
 // Purge removes every ready, delayed and in-flight message of q.
