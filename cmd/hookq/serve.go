@@ -16,6 +16,7 @@ import (
 	"github.com/hookq/hookq/api"
 	"github.com/hookq/hookq/broker"
 	"github.com/hookq/hookq/ingest"
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 )
 
@@ -145,10 +146,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		httpLn.Close()
 		return fmt.Errorf("grpc listen: %w", err)
 	}
+	// One registry: the broker's metrics (the state machine's rejected ops)
+	// and the API's are served together on /metrics.
+	reg := prometheus.NewRegistry()
 	b, err := broker.Open(broker.Config{
 		NodeID: c.nodeID, DataDir: c.dataDir, RaftAddr: c.raftAddr, HTTPAddr: advertised(httpLn.Addr(), c.raftAddr),
 		GRPCAddr: advertised(grpcLn.Addr(), c.raftAddr), Peers: peers, NoBootstrap: c.join != "", ClusterKey: c.clusterKey, Logger: log,
-		ClusterTLS: tlsSet.cluster, PublicTLS: tlsSet.public != nil,
+		ClusterTLS: tlsSet.cluster, PublicTLS: tlsSet.public != nil, Registry: reg,
 	})
 	if err != nil {
 		httpLn.Close()
@@ -165,7 +169,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	srv := api.New(api.Config{
 		HTTPAddr: httpLn.Addr().String(), PublicURL: c.publicURL, AdminToken: c.adminToken, ClusterKey: c.clusterKey, IngestKey: c.ingestKey, Logger: log,
 		BodyReadTimeout: c.bodyReadTimeout, MaxConns: c.maxConns,
-		TLS: tlsSet.voterListener(), ClusterTLS: tlsSet.cluster != nil,
+		TLS: tlsSet.voterListener(), ClusterTLS: tlsSet.cluster != nil, Registry: reg,
 	}, b)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(httpLn) }()
