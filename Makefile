@@ -6,8 +6,14 @@ export PATH := $(shell $(GO) env GOPATH)/bin:$(PATH)
 
 .PHONY: build run test test-short race fuzz proto bench lint clean docker
 
+# The release and commit stamped into the binary (hookq version, and the
+# version each node reports in GET /v1/cluster).
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT  ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+
 build:
-	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/hookq
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/hookq
 
 run: build
 	./$(BIN) serve --dev

@@ -198,6 +198,7 @@ type NodeInfo struct {
 	Suffrage                         string // voter | nonvoter | none
 	Healthy                          bool
 	AppliedIndex                     uint64
+	Version                          string // release, from the node's record ("" until it reported one)
 }
 
 // ClusterInfo is the cluster as this node sees it.
@@ -238,7 +239,7 @@ func (b *Broker) leaderCluster() (ClusterInfo, error) {
 	for _, n := range resp.Nodes {
 		info.Nodes = append(info.Nodes, NodeInfo{
 			ID: n.Node.GetId(), RaftAddr: n.Node.GetRaftAddr(), HTTPAddr: n.Node.GetHttpAddr(), GRPCAddr: n.Node.GetGrpcAddr(),
-			Role: n.Node.GetRole(), Suffrage: n.Suffrage, Healthy: n.Healthy, AppliedIndex: n.AppliedIndex,
+			Role: n.Node.GetRole(), Suffrage: n.Suffrage, Healthy: n.Healthy, AppliedIndex: n.AppliedIndex, Version: n.Node.GetVersion(),
 		})
 	}
 	return info, nil
@@ -274,7 +275,7 @@ func (b *Broker) localCluster() (ClusterInfo, error) {
 			n.Suffrage = "nonvoter"
 		}
 		if r, ok := byID[n.ID]; ok {
-			n.HTTPAddr, n.GRPCAddr = r.HttpAddr, r.GrpcAddr
+			n.HTTPAddr, n.GRPCAddr, n.Version = r.HttpAddr, r.GrpcAddr, r.Version
 			delete(byID, n.ID)
 		}
 		status(&n)
@@ -282,7 +283,7 @@ func (b *Broker) localCluster() (ClusterInfo, error) {
 	}
 	for _, r := range records {
 		if _, ok := byID[r.Id]; ok {
-			n := NodeInfo{ID: r.Id, RaftAddr: r.RaftAddr, HTTPAddr: r.HttpAddr, GRPCAddr: r.GrpcAddr, Role: r.Role, Suffrage: "none"}
+			n := NodeInfo{ID: r.Id, RaftAddr: r.RaftAddr, HTTPAddr: r.HttpAddr, GRPCAddr: r.GrpcAddr, Role: r.Role, Suffrage: "none", Version: r.Version}
 			status(&n)
 			info.Nodes = append(info.Nodes, n)
 		}

@@ -87,7 +87,7 @@ func (s *clusterService) Info(ctx context.Context, _ *pb.InfoRequest) (*pb.InfoR
 	resp := &pb.InfoResponse{Leader: info.Leader, Term: info.Term}
 	for _, n := range info.Nodes {
 		resp.Nodes = append(resp.Nodes, &pb.NodeStatus{
-			Node:     &pb.NodeRecord{Id: n.ID, RaftAddr: n.RaftAddr, HttpAddr: n.HTTPAddr, GrpcAddr: n.GRPCAddr, Role: n.Role},
+			Node:     &pb.NodeRecord{Id: n.ID, RaftAddr: n.RaftAddr, HttpAddr: n.HTTPAddr, GrpcAddr: n.GRPCAddr, Role: n.Role, Version: n.Version},
 			Suffrage: n.Suffrage, Healthy: n.Healthy, AppliedIndex: n.AppliedIndex,
 		})
 	}

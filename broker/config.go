@@ -40,6 +40,9 @@ type Config struct {
 	// Registry, if set, receives the node's metrics
 	// (hookq_fsm_rejected_ops_total); they are unregistered on Close.
 	Registry prometheus.Registerer
+	// Version is this node's release (hookq version), recorded in its node
+	// record and shown by GET /v1/cluster.
+	Version string
 }
 
 // BatchConfig bounds one Raft entry built by the leader batcher.

@@ -34,6 +34,8 @@ type IngestConfig struct {
 	// (gRPC forwarding and heartbeats, HTTP leader discovery): its seeds
 	// must then be https:// URLs.
 	ClusterTLS *tlsutil.Cluster
+	// Version is this node's release, reported in its heartbeats.
+	Version string
 }
 
 // IngestNode holds no data: it keeps the cluster's source configs, and
@@ -226,7 +228,7 @@ func (n *IngestNode) beat() {
 	}
 	ctx, cancel := context.WithTimeout(n.ctx, heartbeatInterval)
 	defer cancel()
-	resp, err := c.Heartbeat(n.peers.ctx(ctx), &pb.HeartbeatRequest{Node: &pb.NodeRecord{Id: n.cfg.NodeID, HttpAddr: n.cfg.HTTPAddr, Role: "ingest"}})
+	resp, err := c.Heartbeat(n.peers.ctx(ctx), &pb.HeartbeatRequest{Node: &pb.NodeRecord{Id: n.cfg.NodeID, HttpAddr: n.cfg.HTTPAddr, Role: "ingest", Version: n.cfg.Version}})
 	if err != nil {
 		if status.Code(err) != codes.Canceled {
 			n.cfg.Logger.Debug("heartbeat", "leader", id, "err", err)

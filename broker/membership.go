@@ -164,7 +164,7 @@ func (b *Broker) ensureNodeRecord(n *pb.NodeRecord) {
 
 // selfRecord is this node's record.
 func (b *Broker) selfRecord() *pb.NodeRecord {
-	return &pb.NodeRecord{Id: b.cfg.NodeID, RaftAddr: b.cfg.RaftAddr, HttpAddr: b.cfg.HTTPAddr, GrpcAddr: b.cfg.GRPCAddr, Role: "voter"}
+	return &pb.NodeRecord{Id: b.cfg.NodeID, RaftAddr: b.cfg.RaftAddr, HttpAddr: b.cfg.HTTPAddr, GrpcAddr: b.cfg.GRPCAddr, Role: "voter", Version: b.cfg.Version}
 }
 
 // heartbeats reports to the leader every second while this node follows;

@@ -64,6 +64,9 @@ func Open(cfg Config) (*Broker, error) {
 		}
 	}()
 
+	if err := checkDataFormat(cfg.DataDir); err != nil {
+		return nil, err
+	}
 	raftDir := filepath.Join(cfg.DataDir, "raft")
 	if err := os.MkdirAll(raftDir, 0o700); err != nil {
 		return nil, fmt.Errorf("broker: %w", err)

@@ -305,7 +305,7 @@ func validateNode(n *pb.NodeRecord) error {
 	if n == nil || !validNodeField(n.Id) {
 		return fmt.Errorf("%w: invalid node id", ErrBadRequest)
 	}
-	for _, f := range []string{n.RaftAddr, n.HttpAddr, n.GrpcAddr, n.Role} {
+	for _, f := range []string{n.RaftAddr, n.HttpAddr, n.GrpcAddr, n.Role, n.Version} {
 		if len(f) > MaxNodeField {
 			return fmt.Errorf("%w: node field too long", ErrBadRequest)
 		}

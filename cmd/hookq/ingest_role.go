@@ -54,7 +54,7 @@ func runIngestNode(ctx context.Context, c serveConfig, log *slog.Logger) error {
 	}
 	n, err := broker.OpenIngest(broker.IngestConfig{
 		NodeID: c.nodeID, HTTPAddr: advertised(ln.Addr(), hostPort()), Seeds: seeds, Key: key, Logger: log,
-		ClusterTLS: tlsSet.cluster,
+		ClusterTLS: tlsSet.cluster, Version: releaseString(),
 	})
 	if err != nil {
 		ln.Close()

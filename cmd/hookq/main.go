@@ -49,9 +49,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runServe(ctx, args[1:], stdout, stderr)
 	case "bench":
 		return runBench(ctx, args[1:], stdout, stderr)
-	case "version":
-		fmt.Fprintln(stdout, "hookq", version)
-		return nil
+	case "version", "--version", "-version":
+		return runVersion(args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -59,8 +58,6 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fmt.Fprint(stderr, usage)
 	return fmt.Errorf("unknown command %q", args[0])
 }
-
-var version = "dev"
 
 // applyEnv sets every flag not given on the command line from
 // HOOKQ_<FLAG> (dashes become underscores).

@@ -152,7 +152,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	b, err := broker.Open(broker.Config{
 		NodeID: c.nodeID, DataDir: c.dataDir, RaftAddr: c.raftAddr, HTTPAddr: advertised(httpLn.Addr(), c.raftAddr),
 		GRPCAddr: advertised(grpcLn.Addr(), c.raftAddr), Peers: peers, NoBootstrap: c.join != "", ClusterKey: c.clusterKey, Logger: log,
-		ClusterTLS: tlsSet.cluster, PublicTLS: tlsSet.public != nil, Registry: reg,
+		ClusterTLS: tlsSet.cluster, PublicTLS: tlsSet.public != nil, Registry: reg, Version: releaseString(),
 	})
 	if err != nil {
 		httpLn.Close()
