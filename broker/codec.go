@@ -4,6 +4,7 @@ import (
 	"errors"
 
 	pb "github.com/hookq/hookq/proto/raftcmd"
+	"github.com/hookq/hookq/raftfsm"
 	"github.com/hookq/hookq/storage"
 )
 
@@ -26,6 +27,9 @@ var errorCodes = []struct {
 	{storage.ErrDeadLetterCycle, "dead_letter_cycle"},
 	{ErrNotLeader, "not_leader"},
 	{ErrBadRequest, "bad_request"},
+	{storage.ErrInvalidOp, "bad_request"},
+	{raftfsm.ErrUnknownOp, "bad_request"},
+	{raftfsm.ErrUndecodable, "bad_request"},
 	{ErrClosed, "closed"},
 }
 

@@ -3,6 +3,7 @@ package broker
 import (
 	"errors"
 
+	"github.com/hookq/hookq/raftfsm"
 	"github.com/hookq/hookq/storage"
 )
 
@@ -26,4 +27,10 @@ var (
 	ErrNotDeadLetter    = storage.ErrNotDeadLetter
 	ErrBadCursor        = storage.ErrBadCursor
 	ErrDeadLetterCycle  = storage.ErrDeadLetterCycle
+	// ErrInvalidOp, ErrUnknownOp and ErrUndecodable are what the state
+	// machine answers for an op it refused; validateOp keeps them
+	// unreachable for ops this node builds.
+	ErrInvalidOp   = storage.ErrInvalidOp
+	ErrUnknownOp   = raftfsm.ErrUnknownOp
+	ErrUndecodable = raftfsm.ErrUndecodable
 )
