@@ -30,6 +30,8 @@ func (s *Server) adminRoutes() {
 	m.HandleFunc("GET /v1/sources/{s}", s.admin(s.handleGetSource))
 	m.HandleFunc("DELETE /v1/sources/{s}", s.admin(s.handleDeleteSource))
 
+	m.HandleFunc("GET /v1/cluster/backup", s.admin(s.handleBackup))
+
 	m.HandleFunc("POST /v1/tokens", s.admin(s.handleCreateToken))
 	m.HandleFunc("GET /v1/tokens", s.admin(s.handleListTokens))
 	m.HandleFunc("DELETE /v1/tokens/{name}", s.admin(s.handleDeleteToken))
