@@ -131,3 +131,20 @@ func TestReplayOfOnlyMalformedIdsReplaysNothing(t *testing.T) {
 		t.Fatalf("enqueued = %d after a replay of malformed ids, want 2", q.Stats.Enqueued)
 	}
 }
+
+// HEAD on next or stream is 405 and leases nothing (a HEAD used to run the
+// GET handler: it leased a message and threw the body away).
+func TestHeadOnNextLeasesNothing(t *testing.T) {
+	e := newEnv(t)
+	e.queue("q")
+	e.admEnqueue("q", "a")
+	for _, p := range []string{"/v1/queues/q/next", "/v1/queues/q/stream"} {
+		resp, _ := e.do("HEAD", p, adminToken, nil)
+		if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != "GET" {
+			t.Fatalf("HEAD %s: %d Allow=%q", p, resp.StatusCode, resp.Header.Get("Allow"))
+		}
+	}
+	if st := e.consStats("q"); st.Inflight != 0 || st.Delivered != 0 {
+		t.Fatalf("stats after HEADs: %+v", st)
+	}
+}

@@ -125,6 +125,10 @@ func (s *Server) routes() {
 		return
 	}
 
+	// HEAD would run the GET handler: a HEAD on next would lease a message
+	// and throw it away, one on stream would hold leases nobody reads.
+	m.HandleFunc("HEAD /v1/queues/{q}/next", s.headNotAllowed)
+	m.HandleFunc("HEAD /v1/queues/{q}/stream", s.headNotAllowed)
 	m.HandleFunc("GET /v1/queues/{q}/next", s.consumer(s.handleNext))
 	m.HandleFunc("POST /v1/queues/{q}/deliveries/{id}/{action}", s.consumer(s.handleDeliveryAction))
 	m.HandleFunc("POST /v1/queues/{q}/lease", s.consumer(s.handleLease))
@@ -177,4 +181,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.srv.SetKeepAlivesEnabled(false)
 	s.streams.closeAll()
 	return s.srv.Shutdown(ctx)
+}
+
+// headNotAllowed answers HEAD on routes whose GET changes state.
+func (s *Server) headNotAllowed(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Allow", "GET")
+	w.WriteHeader(http.StatusMethodNotAllowed)
 }
