@@ -62,7 +62,17 @@ func (s *clusterService) Heartbeat(ctx context.Context, req *pb.HeartbeatRequest
 		b.health.seen(n.Id, req.AppliedIndex)
 		b.ensureNodeRecord(n)
 	}
-	return &pb.HeartbeatResponse{CommitIndex: b.raft.CommitIndex(), LeaderId: b.cfg.NodeID, SourcesVersion: b.sourcesVersion()}, nil
+	if !b.readable.Load() {
+		// A new leader that has not applied its predecessors' entries yet
+		// cannot give a read index.
+		return nil, status.Error(codes.Unavailable, "leader catching up")
+	}
+	// CommitIndex is the read index: the last entry the leader's state
+	// machine has applied. Every acknowledged write is at or below it, and
+	// unlike Raft's commit index it is never a no-op or barrier entry that
+	// a follower's state machine never sees (waiting for one of those
+	// kept followers unready after a whole-cluster restart).
+	return &pb.HeartbeatResponse{CommitIndex: b.store.AppliedIndex(), LeaderId: b.cfg.NodeID, SourcesVersion: b.sourcesVersion()}, nil
 }
 
 func (s *clusterService) Membership(ctx context.Context, req *pb.MembershipRequest) (*pb.MembershipResponse, error) {
