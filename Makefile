@@ -84,7 +84,7 @@ bench: build
 # from a staged context (docker/build: the binary and an empty data dir).
 IMAGE ?= hookq:dev
 docker:
-	rm -rf docker/build && mkdir -p docker/build/data
+	rm -rf docker/build && mkdir -p -m 700 docker/build/data
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o docker/build/hookq ./cmd/hookq
 	docker build -t $(IMAGE) -f docker/Dockerfile docker/build
 
