@@ -22,6 +22,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -316,21 +317,37 @@ func (l *load) acked() int {
 	return len(l.ok)
 }
 
-// failover is the time from t to the first 2xx of a request sent after t.
+// failover waits until a request sent after t (the fault in effect) is
+// 2xx'd, and returns the longest stretch from t until then in which no
+// request got a 2xx: how long the fault stopped ingest.
 func (l *load) failover(t time.Time) time.Duration {
-	var d time.Duration
+	var end time.Time
 	within(l.e.t, 60*time.Second, "a 2xx after the fault", func() (bool, string) {
 		l.mu.Lock()
 		defer l.mu.Unlock()
 		for _, o := range l.okAt {
 			if o.sent.After(t) {
-				d = o.done.Sub(t)
+				end = o.done
 				return true, ""
 			}
 		}
 		return false, ""
 	})
-	return d
+	l.mu.Lock()
+	var done []time.Time
+	for _, o := range l.okAt {
+		if !o.done.Before(t) && !o.done.After(end) {
+			done = append(done, o.done)
+		}
+	}
+	l.mu.Unlock()
+	sort.Slice(done, func(i, j int) bool { return done[i].Before(done[j]) })
+	worst, prev := time.Duration(0), t
+	for _, d := range done {
+		worst = max(worst, d.Sub(prev))
+		prev = d
+	}
+	return worst
 }
 
 // drain leases (auto-ack) everything in q through voter svc and counts
@@ -471,8 +488,8 @@ func TestComposeClusterUnderFaults(t *testing.T) {
 		}
 		l := e.startLoad("partition", 4)
 		within(t, 30*time.Second, "load running", func() (bool, string) { return l.acked() >= 50, "" })
-		cut := time.Now()
 		docker(t, "network", "disconnect", e.network(), e.container(old))
+		cut := time.Now()
 		newLeader := e.leader(rest...)
 		fo := l.failover(cut)
 		t.Logf("partitioned %s; %s leads after the cut", old, newLeader)
@@ -521,8 +538,8 @@ func TestComposeClusterUnderFaults(t *testing.T) {
 		l := e.startLoad("kill", 4)
 		within(t, 30*time.Second, "load running", func() (bool, string) { return l.acked() >= 50, "" })
 		c := e.container(victim)
-		kill := time.Now()
 		docker(t, "kill", c)
+		kill := time.Now()
 		fo := l.failover(kill)
 		before := l.acked()
 		within(t, 30*time.Second, "accepting after the kill", func() (bool, string) { return l.acked() >= before+100, "" })
