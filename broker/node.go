@@ -95,9 +95,12 @@ func Open(cfg Config) (*Broker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("broker: snapshots: %w", err)
 	}
-	b.layer, err = newStreamLayer(cfg.RaftAddr, cfg.ClusterTLS)
+	b.layer, err = newStreamLayer(cfg.RaftAddr, cfg.ClusterTLS, cfg.ClusterKey, cfg.Logger)
 	if err != nil {
 		return nil, fmt.Errorf("broker: raft address %q: %w", cfg.RaftAddr, err)
+	}
+	if cfg.ClusterTLS == nil && cfg.ClusterKey == "" {
+		cfg.Logger.Warn("the Raft port is UNAUTHENTICATED: no cluster TLS and no cluster key, so anyone who can reach it can rewrite this node's state; set --cluster-key (or --admin-token) or --cluster-ca", "raft", cfg.RaftAddr)
 	}
 	b.transport = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 		Stream: b.layer, MaxPool: 8, Timeout: 10 * time.Second, Logger: b.hclog("transport"),
