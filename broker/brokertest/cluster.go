@@ -106,7 +106,7 @@ func startNode(tb testing.TB, cfg broker.Config) *Node {
 		ln.Close()
 		tb.Fatalf("open %s: %v", cfg.NodeID, err)
 	}
-	opts := append(broker.GRPCServerOptions(), grpc.UnaryInterceptor(broker.AuthInterceptor(cfg.ClusterKey)))
+	opts := broker.NodeAuth{ClusterKey: cfg.ClusterKey}.ServerOptions()
 	if creds := broker.ServerCredentials(nil, cfg.ClusterTLS); creds != nil {
 		opts = append(opts, grpc.Creds(creds))
 	}

@@ -70,7 +70,7 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug | info | warn | error")
 	c.tls.flags(fs)
 	fs.DurationVar(&c.bodyReadTimeout, "body-read-timeout", api.DefaultBodyReadTimeout, "a request body must arrive whole within this, from the end of its headers, or it is answered 408 and the connection closed")
-	fs.IntVar(&c.maxConns, "max-conns", api.DefaultMaxConns, "most open HTTP connections; more wait in the kernel's accept queue until one closes")
+	fs.IntVar(&c.maxConns, "max-conns", api.DefaultMaxConns, "most open HTTP connections, and most open gRPC connections; more wait in the kernel's accept queue until one closes")
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -159,10 +159,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		grpcLn.Close()
 		return err
 	}
-	gs := grpc.NewServer(tlsSet.grpcOptions(append(broker.GRPCServerOptions(), grpc.UnaryInterceptor(broker.NodeAuth{ClusterKey: c.clusterKey, IngestKey: c.ingestKey}.UnaryInterceptor())))...)
+	gs := grpc.NewServer(tlsSet.grpcOptions(broker.NodeAuth{ClusterKey: c.clusterKey, IngestKey: c.ingestKey}.ServerOptions())...)
 	b.RegisterGRPC(gs)
 	go func() {
-		if err := gs.Serve(grpcLn); err != nil {
+		// The gRPC port holds at most --max-conns connections too.
+		if err := gs.Serve(broker.LimitListener(grpcLn, c.maxConns)); err != nil {
 			log.Error("grpc server", "err", err)
 		}
 	}()
