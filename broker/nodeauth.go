@@ -214,7 +214,8 @@ func ingestMay(method string, req any) error {
 // ingestMayRecord says whether a caller holding the ingest credential may
 // heartbeat for n: only for an ingest node's record, never for a Raft
 // member or a record that says otherwise (it must not register or alter a
-// voter).
+// voter), and for a new one only while fewer than MaxIngestNodeRecords
+// ingest nodes are recorded.
 func (b *Broker) ingestMayRecord(n *pb.NodeRecord) error {
 	if n.GetId() == "" || n.GetRole() != "ingest" {
 		return status.Error(codes.PermissionDenied, "the ingest credential may only heartbeat for a node of role ingest")
@@ -226,10 +227,32 @@ func (b *Broker) ingestMayRecord(n *pb.NodeRecord) error {
 	if err != nil {
 		return status.Error(codes.Unavailable, err.Error())
 	}
+	known := map[string]bool{}
 	for _, have := range nodes {
 		if have.Id == n.Id && have.Role != "ingest" {
 			return status.Errorf(codes.PermissionDenied, "node %q is recorded with role %q", n.Id, have.Role)
 		}
+		if have.Role == "ingest" {
+			known[have.Id] = true
+		}
+	}
+	if known[n.Id] {
+		return nil
+	}
+	// A new ingest node: records are permanent until removed, so their
+	// number is capped (records being written count too).
+	b.records.mu.Lock()
+	for id := range b.records.pending {
+		known[id] = true
+	}
+	b.records.mu.Unlock()
+	if !known[n.Id] && len(known) >= MaxIngestNodeRecords {
+		return status.Errorf(codes.ResourceExhausted, "the cluster already records %d ingest nodes (the most): remove stale ones with DELETE /v1/cluster/nodes/{id}", len(known))
 	}
 	return nil
 }
+
+// MaxIngestNodeRecords caps the ingest-node records the ingest credential
+// can create through Heartbeat: a holder of the key could otherwise add
+// permanent records without end by heartbeating with new ids.
+const MaxIngestNodeRecords = 64
