@@ -98,9 +98,12 @@ docker-test: docker
 	@test -n "$(COMPOSE)" || { echo "docker-test: neither 'docker compose' nor docker-compose found" >&2; exit 1; }
 	HOOKQ_COMPOSE='$(COMPOSE)' HOOKQ_IMAGE=$(IMAGE) $(GO) test -tags docker -count=1 -v -timeout 10m ./docker/dockertest/
 
+# staticcheck and gosec: installed by .ci/run (pinned versions).
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
 	$(GO) vet ./...
+	staticcheck ./...
+	gosec -quiet -exclude-generated ./...
 
 clean:
 	rm -rf bin hookq-data

@@ -90,7 +90,7 @@ func queueConfig(name string, body queuePutBody, isDLQ bool) (*pb.QueueConfig, e
 		if err := checkUint32("maxAttempts", *v); err != nil {
 			return nil, err
 		}
-		cfg.MaxAttempts = uint32(*v)
+		cfg.MaxAttempts = uint32(*v) // #nosec G115 -- checkUint32 just above rejects values outside 0..MaxUint32
 	}
 	if v := body.Backoff; v != nil {
 		if len(*v) == 0 {

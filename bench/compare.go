@@ -58,7 +58,7 @@ func ReadAnchor(path string) (*AnchorReport, error) {
 }
 
 func readJSON(path string, v any) error {
-	b, err := os.ReadFile(path)
+	b, err := os.ReadFile(path) // #nosec G304 -- a report the operator names (bench compare --hookq/--anchor)
 	if err != nil {
 		return fmt.Errorf("read %s: %w", path, err)
 	}

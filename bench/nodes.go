@@ -38,7 +38,7 @@ func (n *node) start(bin, peers, tokenFile string) error {
 		return fmt.Errorf("node %s: %w", n.id, err)
 	}
 	defer logf.Close()
-	cmd := exec.Command(bin, "serve", "--node-id", n.id, "--data-dir", n.dir,
+	cmd := exec.Command(bin, "serve", // #nosec G204 -- bin is this executable or the operator's --binary; arguments are separate, no shell "--node-id", n.id, "--data-dir", n.dir,
 		"--http-addr", n.http, "--grpc-addr", n.grpc, "--raft-addr", n.raft,
 		"--peers", peers, "--admin-token-file", tokenFile, "--log-level", "warn")
 	for _, kv := range os.Environ() {
@@ -148,7 +148,7 @@ func freeAddrs(n int) ([]string, error) {
 		if len(out) == n {
 			return out, nil
 		}
-		addr := "127.0.0.1:" + strconv.Itoa(10000+rand.IntN(22000))
+		addr := "127.0.0.1:" + strconv.Itoa(10000+rand.IntN(22000)) // #nosec G404 -- picks a test port to probe, nothing secret
 		if seen[addr] {
 			continue
 		}
@@ -156,7 +156,7 @@ func freeAddrs(n int) ([]string, error) {
 		if err != nil {
 			continue
 		}
-		l.Close()
+		l.Close() // #nosec G104 -- a probe listener that never accepted; only its port is wanted
 		seen[addr] = true
 		out = append(out, addr)
 	}

@@ -3,6 +3,7 @@ package bench
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"os"
 	"strconv"
 	"time"
@@ -23,7 +24,18 @@ func procCPU(pid int) (time.Duration, error) {
 	if err != nil {
 		return 0, fmt.Errorf("cpu of pid %d: %w", pid, err)
 	}
-	return time.Duration(ticks) * time.Second / clockTicks, nil
+	return ticksToDuration(ticks), nil
+}
+
+// ticksToDuration converts clock ticks to a Duration without overflowing
+// (ticks * time.Second overflows an int64 after ~2.9 years of CPU time at
+// 100 Hz), saturating at the largest Duration.
+func ticksToDuration(ticks uint64) time.Duration {
+	secs, rem := ticks/clockTicks, ticks%clockTicks
+	if secs > uint64(math.MaxInt64/int64(time.Second))-1 {
+		return math.MaxInt64
+	}
+	return time.Duration(secs)*time.Second + time.Duration(rem)*time.Second/clockTicks
 }
 
 // parseStatCPU returns utime+stime, in clock ticks, from the contents of

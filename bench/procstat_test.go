@@ -1,9 +1,11 @@
 package bench
 
 import (
+	"math"
 	"os"
 	"runtime"
 	"testing"
+	"time"
 )
 
 func TestParseStatCPU(t *testing.T) {
@@ -42,5 +44,23 @@ func TestProcCPUOfThisProcess(t *testing.T) {
 	}
 	if _, err := procCPU(os.Getpid()); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestTicksToDuration(t *testing.T) {
+	for _, c := range []struct {
+		ticks uint64
+		want  time.Duration
+	}{
+		{0, 0},
+		{1, 10 * time.Millisecond},
+		{250, 2500 * time.Millisecond},
+		// ticks * time.Second would overflow an int64 here.
+		{1e10 + 7, 1e8*time.Second + 70*time.Millisecond},
+		{math.MaxUint64, math.MaxInt64},
+	} {
+		if got := ticksToDuration(c.ticks); got != c.want {
+			t.Errorf("ticksToDuration(%d) = %v, want %v", c.ticks, got, c.want)
+		}
 	}
 }

@@ -140,7 +140,7 @@ func envLine() string {
 				break
 			}
 		}
-		f.Close()
+		f.Close() // #nosec G104 -- Close of a read-only /proc file; nothing to recover
 	}
 	return fmt.Sprintf("nproc=%d cpu=%q GOMAXPROCS=%d %s %s/%s", runtime.NumCPU(), model, runtime.GOMAXPROCS(0),
 		runtime.Version(), runtime.GOOS, runtime.GOARCH)
@@ -157,7 +157,7 @@ func (r *Report) WriteJSON(path string) error {
 	if err != nil {
 		return fmt.Errorf("encode report: %w", err)
 	}
-	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+	if err := os.WriteFile(path, append(b, '\n'), 0o600); err != nil {
 		return fmt.Errorf("write report: %w", err)
 	}
 	return nil

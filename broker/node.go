@@ -60,7 +60,7 @@ func Open(cfg Config) (*Broker, error) {
 	ok := false
 	defer func() {
 		if !ok {
-			b.closeStores()
+			b.closeStores() // #nosec G104 -- cleanup on a failed Open: the Open error is the one returned
 		}
 	}()
 

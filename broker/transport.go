@@ -89,7 +89,7 @@ func newStreamLayer(bind string, cluster *tlsutil.Cluster, key string, log *slog
 	}
 	adv, err := net.ResolveTCPAddr("tcp", bind)
 	if err != nil {
-		ln.Close()
+		ln.Close() // #nosec G104 -- cleanup on a failed start: the resolve error is the one returned
 		return nil, err
 	}
 	if adv.IP == nil || adv.IP.IsUnspecified() {
@@ -149,13 +149,13 @@ func (l *streamLayer) acceptLoop() {
 			continue
 		}
 		if l.cut.Load() {
-			c.Close()
+			c.Close() // #nosec G104 -- refusing a connection while cut; nothing to recover
 			continue
 		}
 		select {
 		case l.pending <- struct{}{}:
 		default:
-			c.Close() // too many handshakes under way
+			c.Close() // #nosec G104 -- too many handshakes under way: refused, nothing to recover
 			continue
 		}
 		go func() {
@@ -171,7 +171,7 @@ func (l *streamLayer) admit(c net.Conn) {
 	_ = tc.SetDeadline(time.Now().Add(raftHandshakeTimeout))
 	conn, err := l.serverHandshake(tc)
 	if err != nil {
-		tc.Close()
+		tc.Close() // #nosec G104 -- refusing a connection that failed to authenticate; the handshake error is logged
 		l.log.Debug("raft connection refused", "remote", c.RemoteAddr().String(), "err", err)
 		return
 	}
@@ -185,7 +185,7 @@ func (l *streamLayer) admit(c net.Conn) {
 	}
 	l.mu.Unlock()
 	if !admitted {
-		conn.Close()
+		conn.Close() // #nosec G104 -- refusing a connection over the limit; nothing to recover
 		if open {
 			l.log.Warn("raft connection refused: too many open", "remote", c.RemoteAddr().String(), "max", maxRaftConns)
 		}
@@ -194,7 +194,7 @@ func (l *streamLayer) admit(c net.Conn) {
 	select {
 	case l.ready <- conn:
 	case <-l.done:
-		conn.Close()
+		conn.Close() // #nosec G104 -- the transport is closing; nothing to recover
 	}
 }
 
@@ -239,7 +239,7 @@ func (l *streamLayer) Dial(addr raft.ServerAddress, timeout time.Duration) (net.
 		err = keyClient(tc, l.key)
 	}
 	if err != nil {
-		conn.Close()
+		conn.Close() // #nosec G104 -- the handshake error is the one returned
 		return nil, fmt.Errorf("broker: raft handshake with %s: %w", addr, err)
 	}
 	_ = tc.SetDeadline(time.Time{})
@@ -321,7 +321,7 @@ func (l *streamLayer) partition(cut bool) {
 	}
 	l.mu.Unlock()
 	for _, c := range conns {
-		c.Close()
+		c.Close() // #nosec G104 -- closing every connection on shutdown; nothing to recover
 	}
 }
 

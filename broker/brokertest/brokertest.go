@@ -19,13 +19,13 @@ import (
 func FreeAddr(tb testing.TB) string {
 	tb.Helper()
 	for range 200 {
-		port := 10000 + rand.IntN(22000)
+		port := 10000 + rand.IntN(22000) // #nosec G404 -- picks a test port to probe, nothing secret
 		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 		if err != nil {
 			continue
 		}
 		addr := l.Addr().String()
-		l.Close()
+		l.Close() // #nosec G104 -- a probe listener that never accepted; only its port is wanted
 		return addr
 	}
 	tb.Fatal("no free port found")
@@ -65,7 +65,11 @@ func MustOpenConfig(tb testing.TB, cfg broker.Config) *broker.Broker {
 	if err != nil {
 		tb.Fatalf("open broker: %v", err)
 	}
-	tb.Cleanup(func() { b.Close() })
+	tb.Cleanup(func() {
+		if err := b.Close(); err != nil {
+			tb.Errorf("close broker: %v", err)
+		}
+	})
 	WaitLeader(tb, b, 10*time.Second)
 	return b
 }

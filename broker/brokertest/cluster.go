@@ -46,7 +46,7 @@ func (n *Node) Restart(tb testing.TB) {
 // StopNode closes a node (its gRPC server and broker).
 func (n *Node) Stop() {
 	n.GRPC.Stop()
-	n.Broker.Close()
+	n.Broker.Close() // #nosec G104 -- tests stop a node to see how the others behave; a shutdown error would not change what they check
 }
 
 // StartCluster starts n voters over real TCP on 127.0.0.1, bootstrapped
@@ -103,7 +103,7 @@ func startNode(tb testing.TB, cfg broker.Config) *Node {
 	}
 	b, err := broker.Open(cfg)
 	if err != nil {
-		ln.Close()
+		ln.Close() // #nosec G104 -- cleanup before Fatalf; the Open error is the one reported
 		tb.Fatalf("open %s: %v", cfg.NodeID, err)
 	}
 	opts := broker.NodeAuth{ClusterKey: cfg.ClusterKey}.ServerOptions()

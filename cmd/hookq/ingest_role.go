@@ -57,7 +57,7 @@ func runIngestNode(ctx context.Context, c serveConfig, log *slog.Logger) error {
 		ClusterTLS: tlsSet.cluster, Version: releaseString(),
 	})
 	if err != nil {
-		ln.Close()
+		ln.Close() // #nosec G104 -- cleanup on a failed start: the OpenIngest error is the one reported
 		return err
 	}
 	defer n.Close()

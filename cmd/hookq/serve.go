@@ -143,7 +143,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	grpcLn, err := net.Listen("tcp", c.grpcAddr)
 	if err != nil {
-		httpLn.Close()
+		httpLn.Close() // #nosec G104 -- cleanup on a failed start: the listen error is the one reported
 		return fmt.Errorf("grpc listen: %w", err)
 	}
 	// One registry: the broker's metrics (the state machine's rejected ops)
@@ -155,8 +155,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		ClusterTLS: tlsSet.cluster, PublicTLS: tlsSet.public != nil, Registry: reg, Version: releaseString(),
 	})
 	if err != nil {
-		httpLn.Close()
-		grpcLn.Close()
+		httpLn.Close() // #nosec G104 -- cleanup on a failed start: the broker.Open error is the one reported
+		grpcLn.Close() // #nosec G104 -- cleanup on a failed start: the broker.Open error is the one reported
 		return err
 	}
 	gs := grpc.NewServer(tlsSet.grpcOptions(broker.NodeAuth{ClusterKey: c.clusterKey, IngestKey: c.ingestKey}.ServerOptions())...)
