@@ -184,7 +184,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if err := setupDev(ctx, b); err != nil {
 			log.Error("dev setup", "err", err)
 		} else {
-			printDevHelp(stdout, httpLn.Addr().String(), c.adminToken, c.dataDir)
+			base := "http://" + httpLn.Addr().String()
+			if tlsSet.public != nil {
+				base = "https://" + httpLn.Addr().String()
+			}
+			printDevHelp(stdout, base, c.adminToken, c.dataDir)
 		}
 	}
 
@@ -285,22 +289,33 @@ func setupDev(ctx context.Context, b *broker.Broker) error {
 
 // printDevHelp prints how to use a --dev node, with the admin token and
 // data dir in effect.
+// addr is host:port (served over http) or a base URL with its scheme
+// (https:// when the listener speaks TLS). With no admin token the
+// commands show a <token> placeholder.
 func printDevHelp(w io.Writer, addr, token, dataDir string) {
 	if abs, err := filepath.Abs(dataDir); err == nil {
 		dataDir = abs
 	}
-	auth := shellQuote("Authorization: Bearer " + token)
+	base := addr
+	if !strings.Contains(base, "://") {
+		base = "http://" + base
+	}
+	shown, bearer := token, token
+	if token == "" {
+		shown, bearer = "none (/v1 accepts only tokens stored in the cluster)", "<token>"
+	}
+	auth := shellQuote("Authorization: Bearer " + bearer)
 	fmt.Fprintf(w, `
-hookq dev node ready on http://%[1]s  (admin token: %[2]s, data: %[3]s)
+hookq dev node ready on %[1]s  (admin token: %[2]s, data: %[3]s)
 
   # post a webhook to source "demo" (feeds queue "demo")
-  curl -i -X POST http://%[1]s/hooks/demo -H 'Content-Type: application/json' -d '{"hello":"world"}'
+  curl -i -X POST %[1]s/hooks/demo -H 'Content-Type: application/json' -d '{"hello":"world"}'
   # fetch it (meta with ready-made ack/nack URLs is in X-Hookq-Meta)
-  curl -i -H %[4]s 'http://%[1]s/v1/queues/demo/next?wait=5s'
+  curl -i -H %[4]s '%[1]s/v1/queues/demo/next?wait=5s'
   # ack it with the deliveryId from the meta
-  curl -i -X POST -H %[4]s http://%[1]s/v1/queues/demo/deliveries/<deliveryId>/ack
+  curl -i -X POST -H %[4]s %[1]s/v1/queues/demo/deliveries/<deliveryId>/ack
 
-`, addr, token, dataDir, auth)
+`, base, shown, dataDir, auth)
 }
 
 // shellQuote quotes s for a POSIX shell.
