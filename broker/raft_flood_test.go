@@ -8,7 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hookq/hookq/broker"
 	"github.com/hookq/hookq/broker/brokertest"
+	"github.com/hookq/hookq/internal/tlsutil/tlstest"
 )
 
 // Issue 9 review, item 1: idle TCP connections to a node's Raft port are
@@ -21,12 +23,17 @@ func TestRaftPortIdleConnectionsAreBounded(t *testing.T) {
 	if testing.Short() {
 		t.Skip("cluster test")
 	}
+	t.Run("cluster key", func(t *testing.T) { floodRaftPort(t, nil) })
+	t.Run("mutual TLS", func(t *testing.T) { floodRaftPort(t, brokertest.TLS(t, tlstest.NewCA(t, "cluster"))) })
+}
+
+func floodRaftPort(t *testing.T, tune func(*broker.Config)) {
 	const (
 		n         = 500
 		deadline  = 5*time.Second + 3*time.Second // handshake deadline + slack
 		maxGrowth = 32 << 20
 	)
-	nodes := brokertest.StartCluster(t, 3, nil)
+	nodes := brokertest.StartCluster(t, 3, tune)
 	leader := brokertest.WaitClusterLeader(t, nodes, 10*time.Second)
 	mustQueue(t, leader.Broker, "orders")
 	c := startCommitter(t, nodes, "orders")
