@@ -302,7 +302,7 @@ func printDevHelp(w io.Writer, addr, token, dataDir string) {
 	}
 	shown, bearer := token, token
 	if token == "" {
-		shown, bearer = "none (/v1 accepts only tokens stored in the cluster)", "<token>"
+		shown, bearer = "none (/v1 accepts only tokens stored in the cluster)", "<token>" // #nosec G101 -- a placeholder shown when there is no token, not a credential
 	}
 	auth := shellQuote("Authorization: Bearer " + bearer)
 	fmt.Fprintf(w, `
