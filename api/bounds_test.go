@@ -148,3 +148,26 @@ func TestHeadOnNextLeasesNothing(t *testing.T) {
 		t.Fatalf("stats after HEADs: %+v", st)
 	}
 }
+
+// A join whose addresses are not host:port is refused before it enters
+// the Raft configuration: an unreachable voter would count against the
+// quorum (two of them and one lost node stop a three-node cluster).
+func TestJoinWithBadAddressIsRefusedAndAddsNoVoter(t *testing.T) {
+	e := newEnv(t)
+	before := len(e.b.Raft().GetConfiguration().Configuration().Servers)
+	for _, body := range []string{
+		`{"id":"nz","raftAddr":"\u0000\u00e9"}`,
+		`{"id":"ny","raftAddr":"nothost"}`,
+		`{"id":"nx","raftAddr":"h:0"}`,
+		`{"id":"n w","raftAddr":"127.0.0.1:7999"}`,
+		`{"id":"nv","raftAddr":"127.0.0.1:7999","grpcAddr":"nope"}`,
+	} {
+		resp, out := e.do("POST", "/v1/cluster/join", adminToken, body)
+		expectError(t, resp, out, http.StatusBadRequest, "bad_request")
+	}
+	if after := len(e.b.Raft().GetConfiguration().Configuration().Servers); after != before {
+		t.Fatalf("voters %d → %d after refused joins", before, after)
+	}
+	resp, out := e.do("DELETE", "/v1/cluster/nodes/%FF", adminToken, nil)
+	expectError(t, resp, out, http.StatusNotFound, "not_found")
+}

@@ -128,12 +128,27 @@ func (b *Broker) Authenticate(secret string) (*pb.TokenRecord, bool) {
 
 // Messages lists messages of q newest first (see storage.Store.Messages).
 func (b *Broker) Messages(q, state string, limit int, after string) ([]*pb.MessageRecord, string, error) {
-	return b.store.Messages(q, state, limit, after, time.Now().UnixNano())
+	recs, next, err := b.store.Messages(q, state, limit, after, time.Now().UnixNano())
+	if errors.Is(err, ErrQueueNotFound) && ingest.ValidName(q) {
+		if err := b.syncWithLeader(); err != nil {
+			return nil, "", err
+		}
+		return b.store.Messages(q, state, limit, after, time.Now().UnixNano())
+	}
+	return recs, next, err
 }
 
-// Message reads one message and its body.
+// Message reads one message and its body. Like Queue and Source, it
+// catches up with the leader before it says "not found".
 func (b *Broker) Message(q, id string) (*pb.MessageRecord, []byte, error) {
-	return b.store.Message(q, id)
+	rec, body, err := b.store.Message(q, id)
+	if (errors.Is(err, ErrQueueNotFound) || errors.Is(err, ErrMessageNotFound)) && ingest.ValidName(q) && validID(id) {
+		if err := b.syncWithLeader(); err != nil {
+			return nil, nil, err
+		}
+		return b.store.Message(q, id)
+	}
+	return rec, body, err
 }
 
 // Replay re-enqueues copies of messages q still holds: by id, or received

@@ -23,8 +23,8 @@ const (
 // Join adds a fresh node to the cluster as a voter (on the leader, or
 // forwarded to it) and records its addresses.
 func (b *Broker) Join(ctx context.Context, n *pb.NodeRecord) error {
-	if n.GetId() == "" || n.GetRaftAddr() == "" {
-		return fmt.Errorf("%w: join needs id and raftAddr", ErrBadRequest)
+	if err := validateJoin(n); err != nil {
+		return err
 	}
 	n = proto.Clone(n).(*pb.NodeRecord)
 	n.Role = "voter"
@@ -34,6 +34,9 @@ func (b *Broker) Join(ctx context.Context, n *pb.NodeRecord) error {
 // RemoveNode removes a node from the Raft configuration and forgets its
 // record.
 func (b *Broker) RemoveNode(ctx context.Context, id string) error {
+	if !validNodeField(id) {
+		return fmt.Errorf("%w: invalid node id", ErrNodeNotFound)
+	}
 	return b.membership(ctx, &pb.MembershipRequest{Kind: pb.MembershipRequest_REMOVE, Node: &pb.NodeRecord{Id: id}})
 }
 
@@ -82,6 +85,11 @@ func (b *Broker) membershipLocal(ctx context.Context, req *pb.MembershipRequest)
 	switch req.Kind {
 	case pb.MembershipRequest_ADD_VOTER:
 		n := req.Node
+		// Checked again here: a forwarded join must not make an
+		// unreachable voter (it would count against the quorum).
+		if err := validateJoin(n); err != nil {
+			return err
+		}
 		if err := b.raft.AddVoter(raft.ServerID(n.Id), raft.ServerAddress(n.RaftAddr), 0, timeout).Error(); err != nil {
 			return raftError(err)
 		}
@@ -91,6 +99,9 @@ func (b *Broker) membershipLocal(ctx context.Context, req *pb.MembershipRequest)
 		// The record goes first: once a leader removes itself its Raft
 		// shuts down and can propose nothing more.
 		id := req.GetNode().GetId()
+		if !validNodeField(id) {
+			return fmt.Errorf("%w: invalid node id", ErrNodeNotFound)
+		}
 		known := b.isMember(id)
 		_, err := b.admin(ctx, &pb.Op{Kind: &pb.Op_DeleteNode{DeleteNode: &pb.DeleteNode{Id: id}}})
 		if errors.Is(err, ErrNodeNotFound) && known {

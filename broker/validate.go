@@ -2,6 +2,8 @@ package broker
 
 import (
 	"fmt"
+	"net"
+	"strconv"
 	"time"
 	"unicode/utf8"
 
@@ -353,4 +355,39 @@ const MaxRPCBytes = 64 << 20
 // batch of the largest webhooks (gRPC's default is 4 MiB).
 func GRPCServerOptions() []grpc.ServerOption {
 	return []grpc.ServerOption{grpc.MaxRecvMsgSize(MaxRPCBytes), grpc.MaxSendMsgSize(MaxRPCBytes)}
+}
+
+// validateJoin checks a joining voter before it enters the Raft
+// configuration: a voter that can never be reached counts against the
+// quorum until someone removes it.
+func validateJoin(n *pb.NodeRecord) error {
+	if n.GetId() == "" || n.GetRaftAddr() == "" {
+		return fmt.Errorf("%w: join needs id and raftAddr", ErrBadRequest)
+	}
+	if err := validateNode(n); err != nil {
+		return err
+	}
+	if !validHostPort(n.RaftAddr) {
+		return fmt.Errorf("%w: raftAddr %q is not host:port", ErrBadRequest, n.RaftAddr)
+	}
+	for _, a := range []string{n.HttpAddr, n.GrpcAddr} {
+		if a != "" && !validHostPort(a) {
+			return fmt.Errorf("%w: address %q is not host:port", ErrBadRequest, a)
+		}
+	}
+	return nil
+}
+
+// validHostPort: printable ASCII host:port with a non-empty host and a
+// port in 1..65535.
+func validHostPort(s string) bool {
+	if !validNodeField(s) {
+		return false
+	}
+	host, port, err := net.SplitHostPort(s)
+	if err != nil || host == "" {
+		return false
+	}
+	p, err := strconv.Atoi(port)
+	return err == nil && p > 0 && p < 65536
 }
