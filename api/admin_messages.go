@@ -1,10 +1,12 @@
 package api
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
 
+	"github.com/hookq/hookq/broker"
 	pb "github.com/hookq/hookq/proto/raftcmd"
 	"github.com/hookq/hookq/storage"
 )
@@ -185,7 +187,7 @@ func (s *Server) handleReplay(w http.ResponseWriter, r *http.Request) {
 	}
 	n, err := s.b.Replay(r.Context(), q, ids, since, until)
 	if err != nil {
-		s.writeError(w, r, fmt.Errorf("queue %q: %w", q, err))
+		s.writeError(w, r, selectionError(q, "replay", "since/until or messageIds", err))
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]int64{"replayed": n})
@@ -213,10 +215,21 @@ func (s *Server) handleRedrive(w http.ResponseWriter, r *http.Request) {
 	}
 	n, err := s.b.Redrive(r.Context(), q, ids)
 	if err != nil {
-		s.writeError(w, r, fmt.Errorf("queue %q: %w", q, err))
+		s.writeError(w, r, selectionError(q, "redrive", "messageIds", err))
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]int64{"redriven": n})
+}
+
+// selectionError words a replay's or redrive's error; one over the bounds
+// of a selection tells how to narrow it.
+func selectionError(q, what, narrow string, err error) error {
+	if errors.Is(err, broker.ErrSelectionTooLarge) {
+		n, size := storage.SelectionLimits()
+		return fmt.Errorf("queue %q: %w: one %s selects at most %d messages and %d MiB of bodies; nothing was changed; narrow the selection with %s",
+			q, err, what, n, size>>20, narrow)
+	}
+	return fmt.Errorf("queue %q: %w", q, err)
 }
 
 // answerEmptySelection answers {key: 0} for an explicit empty id list,

@@ -34,6 +34,7 @@ var errorTable = []struct {
 	{broker.ErrNotDeadLetter, http.StatusBadRequest, "bad_request"},
 	{broker.ErrBadCursor, http.StatusBadRequest, "bad_request"},
 	{broker.ErrDeadLetterCycle, http.StatusBadRequest, "bad_request"},
+	{broker.ErrSelectionTooLarge, http.StatusBadRequest, "bad_request"},
 	{broker.ErrInvalidOp, http.StatusBadRequest, "bad_request"},
 	{broker.ErrUnknownOp, http.StatusBadRequest, "bad_request"},
 	{broker.ErrUndecodable, http.StatusBadRequest, "bad_request"},

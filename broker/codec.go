@@ -24,6 +24,7 @@ var errorCodes = []struct {
 	{storage.ErrQueueFull, "queue_full"},
 	{storage.ErrNotDeadLetter, "not_dead_letter"},
 	{storage.ErrEntryFull, "entry_full"},
+	{storage.ErrSelectionTooLarge, "selection_too_large"},
 	{storage.ErrDeadLetterCycle, "dead_letter_cycle"},
 	{ErrNotLeader, "not_leader"},
 	{ErrBadRequest, "bad_request"},

@@ -27,6 +27,9 @@ var (
 	ErrNotDeadLetter    = storage.ErrNotDeadLetter
 	ErrBadCursor        = storage.ErrBadCursor
 	ErrDeadLetterCycle  = storage.ErrDeadLetterCycle
+	// ErrSelectionTooLarge: a replay or redrive over its bounds; nothing
+	// changed.
+	ErrSelectionTooLarge = storage.ErrSelectionTooLarge
 	// ErrInvalidOp, ErrUnknownOp and ErrUndecodable are what the state
 	// machine answers for an op it refused; validateOp keeps them
 	// unreachable for ops this node builds.
