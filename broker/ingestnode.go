@@ -57,6 +57,10 @@ type IngestNode struct {
 	sources    map[string]*pb.SourceConfig
 	sourcesVer uint64
 	refresh    syncGroup // coalesces cache-miss reloads
+	// misses are names a reload from the leader did not have, and when:
+	// 404 without asking again for missTTL, or until a reload brings a
+	// new sources version (see Source).
+	misses map[string]time.Time
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -129,15 +133,24 @@ func (n *IngestNode) Ready() bool {
 	return !n.lastOK.IsZero() && time.Since(n.lastOK) <= healthyWindow
 }
 
+// Negative cache of source names (see Source).
+const (
+	missTTL   = time.Second
+	maxMisses = 10000
+)
+
 // Source returns the cached config of a source.
 // A miss is confirmed with the leader before it is a 404: a source created
 // a moment ago is not in the cache until the next heartbeat, and a
 // provider takes a 404 as final. Without a leader the answer is 503.
+// A confirmed miss is remembered: the same name is 404 without asking the
+// leader again (each ask reloads every source config) for missTTL, or
+// until a reload brings a new sources version, whichever comes first.
 func (n *IngestNode) Source(name string) (*pb.SourceConfig, error) {
 	if c, ok := n.cached(name); ok {
 		return c, nil
 	}
-	if !ingest.ValidName(name) {
+	if !ingest.ValidName(name) || n.knownMissing(name) {
 		return nil, ErrSourceNotFound
 	}
 	if !n.Ready() {
@@ -146,10 +159,34 @@ func (n *IngestNode) Source(name string) (*pb.SourceConfig, error) {
 	if err := n.refresh.do(n.refreshSources); err != nil {
 		return nil, err
 	}
-	if c, ok := n.cached(name); ok {
+	if c, ok := n.cachedOrMiss(name); ok {
 		return c, nil
 	}
 	return nil, ErrSourceNotFound
+}
+
+// knownMissing: a reload less than missTTL ago, with the sources version
+// still current, did not have name.
+func (n *IngestNode) knownMissing(name string) bool {
+	n.mu.RLock()
+	at, ok := n.misses[name]
+	n.mu.RUnlock()
+	return ok && time.Since(at) < missTTL
+}
+
+// cachedOrMiss returns name's config, or records the miss. The negative
+// cache holds at most maxMisses names; past that it starts over.
+func (n *IngestNode) cachedOrMiss(name string) (*pb.SourceConfig, bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if c, ok := n.sources[name]; ok {
+		return c, true
+	}
+	if n.misses == nil || len(n.misses) >= maxMisses {
+		n.misses = map[string]time.Time{}
+	}
+	n.misses[name] = time.Now()
+	return nil, false
 }
 
 func (n *IngestNode) cached(name string) (*pb.SourceConfig, bool) {
@@ -187,6 +224,9 @@ func (n *IngestNode) loadSources(ctx context.Context, c pb.ClusterClient) error 
 		m[s.Name] = s.Config
 	}
 	n.mu.Lock()
+	if sr.Version != n.sourcesVer {
+		n.misses = nil // the sources changed: misses must be asked again
+	}
 	n.sources, n.sourcesVer = m, sr.Version
 	n.mu.Unlock()
 	return nil
