@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -69,6 +70,33 @@ func TestIngestNodeRemembersUnknownSources(t *testing.T) {
 	got := calls.Load() - before
 	if limit := int64(names * (2 + int(time.Since(start)/time.Second))); got > limit {
 		t.Fatalf("%d misses cost %d Sources calls, want at most %d", names*perName, got, limit)
+	}
+
+	// Misses for many different names wait for the next reload together:
+	// at most one reload per 200ms.
+	const workers, each = 4, 5
+	start, before = time.Now(), calls.Load()
+	var wg sync.WaitGroup
+	codes := make(chan int, workers*each)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < each; i++ {
+				codes <- post(t, fmt.Sprintf("%s/hooks/nobody-%d-%d", srv.URL, w, i))
+			}
+		}()
+	}
+	wg.Wait()
+	close(codes)
+	for code := range codes {
+		if code != http.StatusNotFound {
+			t.Fatalf("webhook for an unknown source = %d, want 404", code)
+		}
+	}
+	got = calls.Load() - before
+	if limit := 2 + int64(time.Since(start)/(200*time.Millisecond)); got > limit {
+		t.Fatalf("%d misses for different names cost %d Sources calls in %v, want at most %d", workers*each, got, time.Since(start), limit)
 	}
 
 	// A new source is found at once...

@@ -61,6 +61,9 @@ type IngestNode struct {
 	// 404 without asking again for missTTL, or until a reload brings a
 	// new sources version (see Source).
 	misses map[string]time.Time
+	// lastReload: when the last miss-triggered reload ended (used only
+	// inside refresh, which runs one reload at a time).
+	lastReload time.Time
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -137,6 +140,10 @@ func (n *IngestNode) Ready() bool {
 const (
 	missTTL   = time.Second
 	maxMisses = 10000
+	// reloadGap spaces miss-triggered reloads: misses for many different
+	// names wait for the next one, together, instead of each costing
+	// the leader a reload of every source config.
+	reloadGap = 200 * time.Millisecond
 )
 
 // Source returns the cached config of a source.
@@ -196,8 +203,19 @@ func (n *IngestNode) cached(name string) (*pb.SourceConfig, bool) {
 	return c, ok
 }
 
-// refreshSources reloads every source config from the leader.
+// refreshSources reloads every source config from the leader, at most
+// once per reloadGap.
 func (n *IngestNode) refreshSources() error {
+	if wait := time.Until(n.lastReload.Add(reloadGap)); wait > 0 {
+		t := time.NewTimer(wait)
+		select {
+		case <-n.ctx.Done():
+			t.Stop()
+			return fmt.Errorf("%w: node closing", ErrUnavailable)
+		case <-t.C:
+		}
+	}
+	defer func() { n.lastReload = time.Now() }()
 	_, addr, ok := n.leaderGRPC()
 	if !ok {
 		return fmt.Errorf("%w: no leader", ErrUnavailable)
