@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -44,6 +45,10 @@ type Config struct {
 	// Serve (0: DefaultMaxConns). See limits.go.
 	BodyReadTimeout time.Duration
 	MaxConns        int
+	// BodyBudget bounds the request-body bytes that webhooks being
+	// received hold at once, node-wide (0: DefaultBodyBudget); a webhook
+	// that would go over it is answered 503. See limits.go.
+	BodyBudget int64
 
 	ingestOnly bool // set by NewIngestOnly
 }
@@ -59,6 +64,8 @@ type Server struct {
 	srv     *http.Server
 	// streams tracks open SSE streams so shutdown can end them.
 	streams *streamSet
+	// bodyBytes is the webhook body bytes held now (see BodyBudget).
+	bodyBytes atomic.Int64
 }
 
 // New builds a server over backend.
@@ -75,6 +82,9 @@ func New(cfg Config, backend Backend) *Server {
 	if cfg.MaxConns <= 0 {
 		cfg.MaxConns = DefaultMaxConns
 	}
+	if cfg.BodyBudget <= 0 {
+		cfg.BodyBudget = DefaultBodyBudget
+	}
 	s := &Server{cfg: cfg, b: backend, log: cfg.Logger, mux: http.NewServeMux(), streams: newStreamSet()}
 	s.base = publicBase(cfg.PublicURL, cfg.HTTPAddr)
 	if cfg.PublicURL == "" && cfg.TLS != nil {
@@ -89,8 +99,13 @@ func New(cfg Config, backend Backend) *Server {
 		ReadHeaderTimeout: ReadHeaderTimeout,
 		IdleTimeout:       IdleTimeout,
 		MaxHeaderBytes:    MaxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
-		TLSConfig:         cfg.TLS,
+		ConnState:         trackConnState,
+		HTTP2: &http.HTTP2Config{
+			MaxConcurrentStreams:          HTTP2MaxConcurrentStreams,
+			MaxReceiveBufferPerConnection: HTTP2MaxReceiveBufferPerConnection,
+		},
+		ErrorLog:  slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		TLSConfig: cfg.TLS,
 	}
 	return s
 }
