@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"io"
 	"net"
+	"net/http"
 	"testing"
 	"time"
 
@@ -15,17 +16,18 @@ import (
 	"github.com/hookq/hookq/internal/tlsutil/tlstest"
 )
 
-// On the TLS listener, an HTTP/2 connection is told at most
-// api.HTTP2MaxConcurrentStreams (16) concurrent streams, and a receive
-// window of at most 1 MiB, in the server's SETTINGS.
-func TestHTTP2SettingsCapStreamsPerConnection(t *testing.T) {
+// serveTLS serves an api.Server with cfg over TLS (a cluster certificate)
+// through Serve, on a listener it returns with the CA to trust.
+func serveTLS(t *testing.T, cfg api.Config) (net.Listener, *tlstest.CA) {
+	t.Helper()
 	ca := tlstest.NewCA(t, "cluster")
 	cluster := ca.Cluster(t, "n1")
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := api.New(api.Config{HTTPAddr: ln.Addr().String(), AdminToken: adminToken, TLS: tlsutil.Listener(nil, cluster)}, brokertest.MustOpen(t))
+	cfg.HTTPAddr, cfg.AdminToken, cfg.TLS = ln.Addr().String(), adminToken, tlsutil.Listener(nil, cluster)
+	s := api.New(cfg, brokertest.MustOpen(t))
 	done := make(chan error, 1)
 	go func() { done <- s.Serve(ln) }()
 	t.Cleanup(func() {
@@ -34,7 +36,39 @@ func TestHTTP2SettingsCapStreamsPerConnection(t *testing.T) {
 		_ = s.Shutdown(ctx)
 		<-done
 	})
+	return ln, ca
+}
 
+// On the TLS listener too, idle keep-alive connections (HTTP/1.1 and
+// HTTP/2) holding every slot are closed to make room for new clients.
+func TestMaxConnsClosesIdleTLSConnections(t *testing.T) {
+	const maxConns = 4
+	ln, ca := serveTLS(t, api.Config{MaxConns: maxConns})
+	client := func(h2 bool) *http.Client {
+		tr := &http.Transport{TLSClientConfig: &tls.Config{ServerName: tlsutil.ClusterServerName, RootCAs: ca.Pool}, ForceAttemptHTTP2: h2}
+		t.Cleanup(tr.CloseIdleConnections)
+		return &http.Client{Timeout: 5 * time.Second, Transport: tr}
+	}
+	url := "https://" + ln.Addr().String() + "/healthz"
+	for i := 0; i < 3*maxConns; i++ { // each client keeps its connection open, idle
+		h2 := i%2 == 0
+		resp, err := client(h2).Get(url)
+		if err != nil {
+			t.Fatalf("client %d with %d slots held by idle connections: %v", i, maxConns, err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || h2 != (resp.ProtoMajor == 2) {
+			t.Fatalf("client %d: status %d over %s, want 200 (h2 %v)", i, resp.StatusCode, resp.Proto, h2)
+		}
+	}
+}
+
+// On the TLS listener, an HTTP/2 connection is told at most
+// api.HTTP2MaxConcurrentStreams (16) concurrent streams, and a receive
+// window of at most 1 MiB, in the server's SETTINGS.
+func TestHTTP2SettingsCapStreamsPerConnection(t *testing.T) {
+	ln, ca := serveTLS(t, api.Config{})
 	c, err := tls.Dial("tcp", ln.Addr().String(), &tls.Config{
 		NextProtos: []string{"h2"}, ServerName: tlsutil.ClusterServerName, RootCAs: ca.Pool,
 	})
