@@ -4,10 +4,16 @@ BIN       ?= bin/hookq
 PKGS_RACE := ./storage/... ./raftfsm/... ./broker/... ./api/...
 export PATH := $(shell $(GO) env GOPATH)/bin:$(PATH)
 
-.PHONY: build run test test-short race fuzz proto bench lint clean docker
+.PHONY: build run test test-short race fuzz proto bench lint clean docker docker-test
+
+# The release and commit stamped into the binary (hookq version, and the
+# version each node reports in GET /v1/cluster).
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT  ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
 build:
-	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/hookq
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/hookq
 
 run: build
 	./$(BIN) serve --dev
@@ -47,17 +53,57 @@ proto:
 	  --go-grpc_out=proto --go-grpc_opt=paths=source_relative \
 	  $$(find proto -name '*.proto')
 
-# Go benchmarks of the FSM and of one broker node (1 KiB messages).
-bench:
+# The Go benchmarks of the FSM and of one broker node (1 KiB messages);
+# then `hookq bench cluster` with the reference settings (3 local voters,
+# 1 KiB bodies signed as Standard Webhooks, 64 ingest connections through
+# the leader, 4 consumers leasing 100 and settling in batches; hookq always
+# fsyncs before it answers); then, in the same invocation, the JetStream
+# anchor (R3, fsync always) when $(ANCHOR) exists; then one table of both
+# with the ratios (bench/compare.go).
+ANCHOR         ?= ../shared/anchors/jetstream-bench
+BENCH_DURATION ?= 20s
+BENCH_WARMUP   ?= 3s
+BENCH_CLUSTER  ?= --size 1024 --provider standard --concurrency 64 --consumers 4 --batch 100 \
+                  --duration $(BENCH_DURATION) --warmup $(BENCH_WARMUP)
+bench: build
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./raftfsm ./broker
+	@set -e; out=$$(mktemp -d); trap 'rm -rf "$$out"' EXIT; \
+	./$(BIN) bench cluster $(BENCH_CLUSTER) --json "$$out/hookq.json"; \
+	if [ -d "$(ANCHOR)" ]; then \
+	  echo "JetStream anchor: building $(ANCHOR)"; \
+	  if (cd "$(ANCHOR)" && $(GO) build -o "$$out/jetstream-bench" .); then \
+	    (cd "$$out" && ./jetstream-bench -runs 1 -replicas 3 -sync-always -json "$$out/jetstream.json") || \
+	      echo "JetStream anchor exited with an error; the table uses whatever it wrote"; \
+	  else echo "JetStream anchor did not build; skipped"; fi; \
+	else \
+	  echo "JetStream anchor skipped: $(ANCHOR) not found"; \
+	fi; \
+	./$(BIN) bench compare --hookq "$$out/hookq.json" --anchor "$$out/jetstream.json"
 
+# The image: a static binary on scratch (no base image to pull), built
+# from a staged context (docker/build: the binary and an empty data dir).
+IMAGE ?= hookq:dev
 docker:
-	CGO_ENABLED=0 $(GO) build -trimpath -o docker/hookq ./cmd/hookq
-	docker build -t hookq:dev docker
+	rm -rf docker/build && mkdir -p -m 700 docker/build/data
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o docker/build/hookq ./cmd/hookq
+	docker build -t $(IMAGE) -f docker/Dockerfile docker/build
 
+# docker compose v2 when present, else Debian's docker-compose 1.29.
+COMPOSE ?= $(shell if docker compose version >/dev/null 2>&1; then echo 'docker compose'; \
+                   elif command -v docker-compose >/dev/null 2>&1; then echo docker-compose; fi)
+
+# The compose cluster under faults (docker/dockertest): partition, kill,
+# rolling restart, down/up. Needs a Docker daemon; tears everything down.
+docker-test: docker
+	@test -n "$(COMPOSE)" || { echo "docker-test: neither 'docker compose' nor docker-compose found" >&2; exit 1; }
+	HOOKQ_COMPOSE='$(COMPOSE)' HOOKQ_IMAGE=$(IMAGE) $(GO) test -tags docker -count=1 -v -timeout 10m ./docker/dockertest/
+
+# staticcheck and gosec: installed by .ci/run (pinned versions).
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
 	$(GO) vet ./...
+	staticcheck ./...
+	gosec -quiet -exclude-generated ./...
 
 clean:
 	rm -rf bin hookq-data

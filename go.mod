@@ -3,6 +3,7 @@ module github.com/hookq/hookq
 go 1.26.8
 
 require (
+	github.com/HdrHistogram/hdrhistogram-go v1.4.0
 	github.com/cockroachdb/pebble/v2 v2.1.7
 	github.com/google/go-github/v74 v74.0.0
 	github.com/hashicorp/go-hclog v1.6.3

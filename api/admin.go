@@ -30,6 +30,8 @@ func (s *Server) adminRoutes() {
 	m.HandleFunc("GET /v1/sources/{s}", s.admin(s.handleGetSource))
 	m.HandleFunc("DELETE /v1/sources/{s}", s.admin(s.handleDeleteSource))
 
+	m.HandleFunc("GET /v1/cluster/backup", s.admin(s.handleBackup))
+
 	m.HandleFunc("POST /v1/tokens", s.admin(s.handleCreateToken))
 	m.HandleFunc("GET /v1/tokens", s.admin(s.handleListTokens))
 	m.HandleFunc("DELETE /v1/tokens/{name}", s.admin(s.handleDeleteToken))
@@ -86,9 +88,6 @@ func parseTimeField(field, v string) (time.Time, error) {
 	}
 	return t, nil
 }
-
-// durString writes a duration as responses do (docs/API.md §2.4).
-func durString(ns int64) string { return time.Duration(ns).String() }
 
 // checkUint32 bounds an integer setting to what the record stores.
 func checkUint32(field string, v int64) error {

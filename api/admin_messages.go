@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -168,7 +169,7 @@ func (s *Server) handleReplay(w http.ResponseWriter, r *http.Request) {
 	}
 	n, err := s.adm.Replay(r.Context(), q, selection(body.MessageIDs), since, until)
 	if err != nil {
-		s.writeError(w, r, fmt.Errorf("queue %q: %w", q, err))
+		s.writeError(w, r, selectionError(q, "replay", "since/until or messageIds", err))
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]int64{"replayed": n})
@@ -202,10 +203,21 @@ func (s *Server) handleRedrive(w http.ResponseWriter, r *http.Request) {
 	}
 	n, err := s.adm.Redrive(r.Context(), q, selection(body.MessageIDs))
 	if err != nil {
-		s.writeError(w, r, fmt.Errorf("queue %q: %w", q, err))
+		s.writeError(w, r, selectionError(q, "redrive", "messageIds", err))
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]int64{"redriven": n})
+}
+
+// selectionError words a replay's or redrive's error; one over the bounds
+// of a selection tells how to narrow it.
+func selectionError(q, what, narrow string, err error) error {
+	if errors.Is(err, broker.ErrSelectionTooLarge) {
+		n, size := broker.SelectionLimits()
+		return fmt.Errorf("queue %q: %w: one %s selects at most %d messages and %d MiB of bodies; nothing was changed; narrow the selection with %s",
+			q, err, what, n, size>>20, narrow)
+	}
+	return fmt.Errorf("queue %q: %w", q, err)
 }
 
 // handlePurge: POST /v1/queues/{q}/purge → {"purged":N}.

@@ -87,7 +87,7 @@ func queueConfig(name string, body queuePutBody, isDLQ bool) (broker.QueueConfig
 		if err := checkUint32("maxAttempts", *v); err != nil {
 			return broker.QueueConfig{}, err
 		}
-		cfg.MaxAttempts = uint32(*v)
+		cfg.MaxAttempts = uint32(*v) // #nosec G115 -- checkUint32 just above rejects values outside 0..MaxUint32
 	}
 	if v := body.Backoff; v != nil {
 		if len(*v) == 0 {

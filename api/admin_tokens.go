@@ -104,6 +104,7 @@ type nodeJSON struct {
 	Suffrage     string `json:"suffrage"`
 	Healthy      bool   `json:"healthy"`
 	AppliedIndex uint64 `json:"appliedIndex"`
+	Version      string `json:"version,omitempty"`
 }
 
 // handleCluster: GET /v1/cluster.
@@ -121,7 +122,7 @@ func (s *Server) handleCluster(w http.ResponseWriter, r *http.Request) {
 	for _, n := range info.Nodes {
 		out.Nodes = append(out.Nodes, nodeJSON{
 			ID: n.ID, RaftAddr: n.RaftAddr, HTTPAddr: n.HTTPAddr, GRPCAddr: n.GRPCAddr,
-			Role: n.Role, Suffrage: n.Suffrage, Healthy: n.Healthy, AppliedIndex: n.AppliedIndex,
+			Role: n.Role, Suffrage: n.Suffrage, Healthy: n.Healthy, AppliedIndex: n.AppliedIndex, Version: n.Version,
 		})
 	}
 	writeJSON(w, http.StatusOK, out)

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/hookq/hookq/internal/tlsutil"
 )
 
 // principal is an authenticated caller.
@@ -66,7 +68,10 @@ func (s *Server) authenticate(r *http.Request) (principal, error) {
 	if secretIs(tok, s.cfg.AdminToken) {
 		return principal{name: "admin-token", scopes: []string{"admin"}}, nil
 	}
-	if allowed := nodeRoutes[r.Pattern]; allowed != 0 {
+	// With cluster mutual TLS a node key is not enough on its own: the
+	// caller must also have presented a client certificate of the cluster
+	// CA, as every node does.
+	if allowed := nodeRoutes[r.Pattern]; allowed != 0 && (!s.cfg.ClusterTLS || tlsutil.VerifiedPeer(r.TLS)) {
 		if allowed&credCluster != 0 && secretIs(tok, s.cfg.ClusterKey) {
 			return principal{name: "cluster-key", node: true}, nil
 		}

@@ -62,6 +62,12 @@ type ClusterInfo interface {
 	TransferLeadership(ctx context.Context) error
 }
 
+// Backupper is what GET /v1/cluster/backup needs: a consistent snapshot
+// of the node's state once it caught up with the leader.
+type Backupper interface {
+	Backup(ctx context.Context) (*broker.Backup, error)
+}
+
 // Authenticator finds the stored token with a secret (consumer and admin
 // routes; the SSE stream re-checks with it).
 type Authenticator interface {
@@ -77,6 +83,7 @@ type Backends struct {
 	Admin    Admin
 	Cluster  ClusterInfo
 	Auth     Authenticator
+	Backup   Backupper // GET /v1/cluster/backup; nil: 404
 	// Ready answers /readyz (and gates the SSE stream).
 	Ready func() bool
 }
@@ -88,6 +95,7 @@ type Node interface {
 	Admin
 	ClusterInfo
 	Authenticator
+	Backupper
 	Ready() bool
 }
 
@@ -95,5 +103,5 @@ var _ Node = (*broker.Broker)(nil)
 
 // BackendsOf is every role played by n.
 func BackendsOf(n Node) Backends {
-	return Backends{Ingester: n, Consumer: n, Admin: n, Cluster: n, Auth: n, Ready: n.Ready}
+	return Backends{Ingester: n, Consumer: n, Admin: n, Cluster: n, Auth: n, Backup: n, Ready: n.Ready}
 }

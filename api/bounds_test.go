@@ -112,3 +112,62 @@ func TestSourceWithoutQueueAnswersUnavailable(t *testing.T) {
 	e.admCall("PUT", "/v1/sources/s", adminToken, map[string]any{"queues": []string{"q2"}, "verify": map[string]any{"type": "none"}}, http.StatusOK, nil)
 	e.hookOK("s", []byte("hi"), nil, false)
 }
+
+// Replay and redrive skip ids no message can have, as they skip unknown
+// ones; a list of nothing but such ids selects nothing (an empty list
+// would mean "everything").
+func TestReplayOfOnlyMalformedIdsReplaysNothing(t *testing.T) {
+	e := newEnv(t)
+	e.queue("q")
+	e.admEnqueue("q", "a")
+	e.admEnqueue("q", "b")
+	for _, path := range []string{"/v1/queues/q/replay", "/v1/queues/q.dlq/redrive"} {
+		resp, body := e.do("POST", path, adminToken, `{"messageIds":["\udcff","`+strings.Repeat("z", 300)+`"]}`)
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `:0}`) {
+			t.Fatalf("%s with malformed ids: %d %s", path, resp.StatusCode, body)
+		}
+	}
+	if q := e.admGetQueue("q"); q.Stats.Enqueued != 2 {
+		t.Fatalf("enqueued = %d after a replay of malformed ids, want 2", q.Stats.Enqueued)
+	}
+}
+
+// HEAD on next or stream is 405 and leases nothing (a HEAD used to run the
+// GET handler: it leased a message and threw the body away).
+func TestHeadOnNextLeasesNothing(t *testing.T) {
+	e := newEnv(t)
+	e.queue("q")
+	e.admEnqueue("q", "a")
+	for _, p := range []string{"/v1/queues/q/next", "/v1/queues/q/stream"} {
+		resp, _ := e.do("HEAD", p, adminToken, nil)
+		if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != "GET" {
+			t.Fatalf("HEAD %s: %d Allow=%q", p, resp.StatusCode, resp.Header.Get("Allow"))
+		}
+	}
+	if st := e.consStats("q"); st.Inflight != 0 || st.Delivered != 0 {
+		t.Fatalf("stats after HEADs: %+v", st)
+	}
+}
+
+// A join whose addresses are not host:port is refused before it enters
+// the Raft configuration: an unreachable voter would count against the
+// quorum (two of them and one lost node stop a three-node cluster).
+func TestJoinWithBadAddressIsRefusedAndAddsNoVoter(t *testing.T) {
+	e := newRaftEnv(t)
+	before := len(e.b.Raft().GetConfiguration().Configuration().Servers)
+	for _, body := range []string{
+		`{"id":"nz","raftAddr":"\u0000\u00e9"}`,
+		`{"id":"ny","raftAddr":"nothost"}`,
+		`{"id":"nx","raftAddr":"h:0"}`,
+		`{"id":"n w","raftAddr":"127.0.0.1:7999"}`,
+		`{"id":"nv","raftAddr":"127.0.0.1:7999","grpcAddr":"nope"}`,
+	} {
+		resp, out := e.do("POST", "/v1/cluster/join", adminToken, body)
+		expectError(t, resp, out, http.StatusBadRequest, "bad_request")
+	}
+	if after := len(e.b.Raft().GetConfiguration().Configuration().Servers); after != before {
+		t.Fatalf("voters %d → %d after refused joins", before, after)
+	}
+	resp, out := e.do("DELETE", "/v1/cluster/nodes/%FF", adminToken, nil)
+	expectError(t, resp, out, http.StatusNotFound, "not_found")
+}

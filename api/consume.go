@@ -300,7 +300,7 @@ func asciiJSON(v any) ([]byte, error) {
 	for _, c := range string(b[i:]) {
 		switch {
 		case c < 0x7f:
-			out = append(out, byte(c))
+			out = append(out, byte(c)) // #nosec G115 -- c < 0x7f in this case
 		case c > 0xFFFF:
 			r1, r2 := utf16.EncodeRune(c)
 			out = fmt.Appendf(out, `\u%04x\u%04x`, r1, r2)

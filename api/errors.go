@@ -16,7 +16,6 @@ var (
 	errBadRequest      = broker.ErrInvalidRequest
 	errTooLarge        = broker.ErrTooLarge
 	errNotFound        = broker.ErrNotFound
-	errConflict        = broker.ErrConflict
 	errUnavailable     = broker.ErrNotReady
 )
 

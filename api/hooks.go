@@ -43,8 +43,23 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) {
 		s.reject(w, r, name, "too_large", fmt.Errorf("%w: body of %d bytes is over the source's limit of %d", errTooLarge, r.ContentLength, cfg.MaxBodyBytes))
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, cfg.MaxBodyBytes))
+	// The body is held until the request ends, within the node-wide
+	// body budget (reserveBody).
+	br := &budgetReader{r: http.MaxBytesReader(w, r.Body, cfg.MaxBodyBytes), s: s}
+	defer br.release()
+	if r.ContentLength > 0 {
+		if !s.reserveBody(r.ContentLength) {
+			s.reject(w, r, name, "busy", errBodyBudget)
+			return
+		}
+		br.reserved = r.ContentLength
+	}
+	body, err := io.ReadAll(br)
 	if err != nil {
+		if errors.Is(err, errBodyBudget) {
+			s.reject(w, r, name, "busy", err)
+			return
+		}
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			s.reject(w, r, name, "too_large", fmt.Errorf("%w: body is over the source's limit of %d bytes", errTooLarge, cfg.MaxBodyBytes))

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -34,14 +35,71 @@ const (
 	// allows 4 KiB of slack on top); more is answered 431.
 	MaxHeaderBytes = 64 << 10
 	// DefaultMaxConns caps the open HTTP connections of a node
-	// (Config.MaxConns, --max-conns). Further connections wait in the
-	// kernel's accept queue until one closes. Each open connection costs
+	// (Config.MaxConns, --max-conns). At the cap the idle keep-alive
+	// connection idle longest is closed to make room for a new one; with
+	// none idle, new connections wait in the kernel's accept queue until
+	// one closes or goes idle. Each open connection costs
 	// about 30 KiB, plus the part of a body it has sent (≤ maxBodyBytes):
 	// 1024 keeps the worst case near 1 GiB with 1 MiB bodies, and is far
 	// above what webhook senders, SSE consumers and long-polls of one
 	// node normally keep open.
 	DefaultMaxConns = 1024
+	// HTTP2MaxConcurrentStreams caps the requests one HTTP/2 connection
+	// (TLS listener) has open at once; further streams are refused.
+	HTTP2MaxConcurrentStreams = 16
+	// HTTP2MaxReceiveBufferPerConnection bounds the request-body bytes an
+	// HTTP/2 connection buffers before handlers read them (flow control).
+	HTTP2MaxReceiveBufferPerConnection = 1 << 20
+	// DefaultBodyBudget bounds the webhook body bytes held node-wide at
+	// once, from the start of their read until their request ends
+	// (Config.BodyBudget). A webhook with a Content-Length reserves it
+	// before reading; a chunked one reserves as its bytes arrive. One that
+	// would go over the budget is answered 503 unavailable with
+	// Retry-After, and nothing is stored.
+	DefaultBodyBudget = 256 << 20
 )
+
+// errBodyBudget is a webhook body refused for the node-wide BodyBudget.
+var errBodyBudget = fmt.Errorf("%w: the node is receiving too many webhook bodies at once; retry", errUnavailable)
+
+// reserveBody takes n bytes of the body budget, or reports false and takes
+// nothing if that would go over it.
+func (s *Server) reserveBody(n int64) bool {
+	for {
+		cur := s.bodyBytes.Load()
+		if cur+n > s.cfg.BodyBudget {
+			return false
+		}
+		if s.bodyBytes.CompareAndSwap(cur, cur+n) {
+			return true
+		}
+	}
+}
+
+// budgetReader reads a webhook body within the body budget: bytes beyond
+// what is already reserved are reserved as they arrive; a read that
+// cannot reserve fails with errBodyBudget. Its caller releases reserved
+// when the request ends.
+type budgetReader struct {
+	r        io.Reader
+	s        *Server
+	read     int64
+	reserved int64
+}
+
+func (b *budgetReader) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	b.read += int64(n)
+	if over := b.read - b.reserved; over > 0 {
+		if !b.s.reserveBody(over) {
+			return n, errBodyBudget
+		}
+		b.reserved += over
+	}
+	return n, err
+}
+
+func (b *budgetReader) release() { b.s.bodyBytes.Add(-b.reserved) }
 
 // codeRequestTimeout is the error code of a body that did not arrive in
 // time (408).
@@ -165,31 +223,51 @@ func (w *bodyTimeoutWriter) Write(p []byte) (int, error) {
 // Unwrap lets http.ResponseController reach the connection.
 func (w *bodyTimeoutWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// limitListener accepts at most cap(sem) open connections; Accept waits
-// for one to close before taking the next from the kernel's queue.
+// limitListener accepts at most cap(sem) open connections. At the cap
+// it makes room by closing the connection that has been idle longest (a
+// keep-alive connection between requests, StateIdle as reported by
+// trackConnState); with none idle, Accept waits until one closes or goes
+// idle. Connections serving a request are never closed here.
 type limitListener struct {
 	net.Listener
 	sem       chan struct{}
 	done      chan struct{}
+	idle      chan struct{} // a connection went idle (buffered, 1)
 	closeOnce sync.Once
 	log       *slog.Logger
-	lastWarn  time.Time // only Accept's goroutine touches it
+	lastWarn  time.Time // only Accept's goroutine touches lastWarn, lastEvict
+	lastEvict time.Time
+
+	mu    sync.Mutex
+	conns map[*limitConn]struct{}
 }
 
 func newLimitListener(l net.Listener, max int, log *slog.Logger) *limitListener {
-	return &limitListener{Listener: l, sem: make(chan struct{}, max), done: make(chan struct{}), log: log}
+	return &limitListener{
+		Listener: l, sem: make(chan struct{}, max), done: make(chan struct{}),
+		idle: make(chan struct{}, 1), log: log, conns: make(map[*limitConn]struct{}),
+	}
 }
 
 func (l *limitListener) Accept() (net.Conn, error) {
-	select {
-	case l.sem <- struct{}{}:
-	default:
+	for acquired := false; !acquired; {
+		select {
+		case l.sem <- struct{}{}:
+			acquired = true
+			continue
+		default:
+		}
+		if l.evictIdle() {
+			continue
+		}
 		if now := time.Now(); now.Sub(l.lastWarn) >= time.Minute {
 			l.lastWarn = now
-			l.log.Warn("http: connection limit reached; new connections wait until one closes", "maxConns", cap(l.sem))
+			l.log.Warn("http: connection limit reached and no connection is idle; new connections wait until one closes or goes idle", "maxConns", cap(l.sem))
 		}
 		select {
 		case l.sem <- struct{}{}:
+			acquired = true
+		case <-l.idle:
 		case <-l.done:
 			return nil, net.ErrClosed
 		}
@@ -199,7 +277,35 @@ func (l *limitListener) Accept() (net.Conn, error) {
 		<-l.sem
 		return nil, err
 	}
-	return &limitConn{Conn: c, sem: l.sem}, nil
+	lc := &limitConn{Conn: c, l: l}
+	l.mu.Lock()
+	l.conns[lc] = struct{}{}
+	l.mu.Unlock()
+	return lc, nil
+}
+
+// evictIdle closes the connection idle longest, if any, which frees its
+// slot; it reports whether it closed one.
+func (l *limitListener) evictIdle() bool {
+	var oldest *limitConn
+	var since int64
+	l.mu.Lock()
+	for c := range l.conns {
+		if t := c.idleSince.Load(); t > 0 && (oldest == nil || t < since) {
+			oldest, since = c, t
+		}
+	}
+	l.mu.Unlock()
+	// Claim it: a connection that turned active meanwhile is left alone.
+	if oldest == nil || !oldest.idleSince.CompareAndSwap(since, 0) {
+		return false
+	}
+	if now := time.Now(); now.Sub(l.lastEvict) >= time.Minute {
+		l.lastEvict = now
+		l.log.Warn("http: connection limit reached; closing idle keep-alive connections to make room", "maxConns", cap(l.sem))
+	}
+	_ = oldest.Close()
+	return true
 }
 
 func (l *limitListener) Close() error {
@@ -210,12 +316,41 @@ func (l *limitListener) Close() error {
 // limitConn frees its slot once, on the first Close.
 type limitConn struct {
 	net.Conn
-	sem  chan struct{}
-	once sync.Once
+	l         *limitListener
+	idleSince atomic.Int64 // UnixNano since the connection went idle; 0: not idle
+	once      sync.Once
 }
 
 func (c *limitConn) Close() error {
 	err := c.Conn.Close()
-	c.once.Do(func() { <-c.sem })
+	c.once.Do(func() {
+		c.idleSince.Store(0)
+		c.l.mu.Lock()
+		delete(c.l.conns, c)
+		c.l.mu.Unlock()
+		<-c.l.sem
+	})
 	return err
+}
+
+// trackConnState is the http.Server's ConnState hook: it records when a
+// connection of a limitListener goes idle, so Accept can close it to make
+// room, and wakes an Accept waiting for that.
+func trackConnState(c net.Conn, state http.ConnState) {
+	if tc, ok := c.(*tls.Conn); ok {
+		c = tc.NetConn()
+	}
+	lc, ok := c.(*limitConn)
+	if !ok {
+		return
+	}
+	if state != http.StateIdle {
+		lc.idleSince.Store(0)
+		return
+	}
+	lc.idleSince.Store(time.Now().UnixNano())
+	select {
+	case lc.l.idle <- struct{}{}:
+	default:
+	}
 }

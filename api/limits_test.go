@@ -226,11 +226,15 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
-// At MaxConns open connections the next one waits, unserved, until one
-// closes; then it is served.
+// At MaxConns open connections, all serving a request (none idle, see
+// TestMaxConnsClosesIdleConnectionsForNewClients), the next one waits,
+// unserved, until one closes; then it is served.
 func TestMaxConnsMakesTheNextConnectionWait(t *testing.T) {
 	var logs syncBuffer
 	e := newLimitEnv(t, api.Config{MaxConns: 2, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	e.queue("orders")
+	e.source("orders", ingest.SourceConfig{Queues: []string{"orders"}, Verify: ingest.VerifyConfig{Type: "none"}})
+	http.DefaultClient.CloseIdleConnections()
 	addr := strings.TrimPrefix(e.srv.URL, "http://")
 	get := func(c net.Conn, br *bufio.Reader) (*http.Response, error) {
 		if _, err := io.WriteString(c, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
@@ -243,16 +247,8 @@ func TestMaxConnsMakesTheNextConnectionWait(t *testing.T) {
 		return resp, err
 	}
 	var held []net.Conn
-	for i := 0; i < 2; i++ { // served, then kept open (keep-alive)
-		c, err := net.Dial("tcp", addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		if resp, err := get(c, bufio.NewReader(c)); err != nil || resp.StatusCode != http.StatusOK {
-			t.Fatalf("connection %d: %v %v", i, resp, err)
-		}
-		held = append(held, c)
+	for i := 0; i < 2; i++ { // mid-body: active, never closed to make room
+		held = append(held, stalledRequest(t, addr, "POST /hooks/orders HTTP/1.1\r\nHost: x\r\nContent-Length: 100000", "0123456789"))
 	}
 	third, err := net.Dial("tcp", addr) // queued by the kernel
 	if err != nil {

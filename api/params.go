@@ -114,15 +114,6 @@ func rfc3339Time(t time.Time) string {
 	return t.UTC().Format(time.RFC3339Nano)
 }
 
-// optTime is rfc3339 or nil for 0.
-func optTime(ns int64) *string {
-	if ns == 0 {
-		return nil
-	}
-	s := rfc3339(ns)
-	return &s
-}
-
 // optTimeOf is optTime of a broker time (nil for the zero time).
 func optTimeOf(t time.Time) *string {
 	if t.IsZero() {

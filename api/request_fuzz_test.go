@@ -66,7 +66,7 @@ func FuzzRequestToCommand(f *testing.F) {
 			if err := cfg.Normalize(); err != nil {
 				f.Fatal(err)
 			}
-			if _, err := b.PutSource(ctx, s.name, api.SourceRecord(cfg)); err != nil {
+			if _, err := b.PutSource(ctx, s.name, cfg); err != nil {
 				f.Fatal(err)
 			}
 		}

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -44,6 +45,10 @@ type Config struct {
 	// Serve (0: DefaultMaxConns). See limits.go.
 	BodyReadTimeout time.Duration
 	MaxConns        int
+	// BodyBudget bounds the request-body bytes that webhooks being
+	// received hold at once, node-wide (0: DefaultBodyBudget); a webhook
+	// that would go over it is answered 503. See limits.go.
+	BodyBudget int64
 
 	ingestOnly bool // set by NewIngestOnly
 }
@@ -56,6 +61,7 @@ type Server struct {
 	adm     Admin
 	clu     ClusterInfo
 	auth    Authenticator
+	bak     Backupper
 	ready   func() bool
 	log     *slog.Logger
 	base    string
@@ -64,6 +70,8 @@ type Server struct {
 	srv     *http.Server
 	// streams tracks open SSE streams so shutdown can end them.
 	streams *streamSet
+	// bodyBytes is the webhook body bytes held now (see BodyBudget).
+	bodyBytes atomic.Int64
 }
 
 // New builds a server over a node that plays every role.
@@ -83,7 +91,10 @@ func NewServer(cfg Config, b Backends) *Server {
 	if cfg.MaxConns <= 0 {
 		cfg.MaxConns = DefaultMaxConns
 	}
-	s := &Server{cfg: cfg, in: b.Ingester, cons: b.Consumer, adm: b.Admin, clu: b.Cluster, auth: b.Auth, ready: b.Ready, log: cfg.Logger, mux: http.NewServeMux(), streams: newStreamSet()}
+	if cfg.BodyBudget <= 0 {
+		cfg.BodyBudget = DefaultBodyBudget
+	}
+	s := &Server{cfg: cfg, in: b.Ingester, cons: b.Consumer, adm: b.Admin, clu: b.Cluster, auth: b.Auth, bak: b.Backup, ready: b.Ready, log: cfg.Logger, mux: http.NewServeMux(), streams: newStreamSet()}
 	s.base = publicBase(cfg.PublicURL, cfg.HTTPAddr)
 	if cfg.PublicURL == "" && cfg.TLS != nil {
 		s.base = "https://" + strings.TrimPrefix(s.base, "http://")
@@ -97,8 +108,13 @@ func NewServer(cfg Config, b Backends) *Server {
 		ReadHeaderTimeout: ReadHeaderTimeout,
 		IdleTimeout:       IdleTimeout,
 		MaxHeaderBytes:    MaxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
-		TLSConfig:         cfg.TLS,
+		ConnState:         trackConnState,
+		HTTP2: &http.HTTP2Config{
+			MaxConcurrentStreams:          HTTP2MaxConcurrentStreams,
+			MaxReceiveBufferPerConnection: HTTP2MaxReceiveBufferPerConnection,
+		},
+		ErrorLog:  slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		TLSConfig: cfg.TLS,
 	}
 	return s
 }
@@ -133,6 +149,10 @@ func (s *Server) routes() {
 		return
 	}
 
+	// HEAD would run the GET handler: a HEAD on next would lease a message
+	// and throw it away, one on stream would hold leases nobody reads.
+	m.HandleFunc("HEAD /v1/queues/{q}/next", s.headNotAllowed)
+	m.HandleFunc("HEAD /v1/queues/{q}/stream", s.headNotAllowed)
 	m.HandleFunc("GET /v1/queues/{q}/next", s.consumer(s.handleNext))
 	m.HandleFunc("POST /v1/queues/{q}/deliveries/{id}/{action}", s.consumer(s.handleDeliveryAction))
 	m.HandleFunc("POST /v1/queues/{q}/lease", s.consumer(s.handleLease))
@@ -185,4 +205,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.srv.SetKeepAlivesEnabled(false)
 	s.streams.closeAll()
 	return s.srv.Shutdown(ctx)
+}
+
+// headNotAllowed answers HEAD on routes whose GET changes state.
+func (s *Server) headNotAllowed(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Allow", "GET")
+	w.WriteHeader(http.StatusMethodNotAllowed)
 }

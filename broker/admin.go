@@ -164,10 +164,18 @@ func (b *Broker) Authenticate(secret string) (Token, bool) {
 }
 
 // Messages lists messages of q newest first (see storage.Store.Messages),
-// in state when it is not "", each with its state as of now.
+// in state when it is not "", each with its state as of now. Like Queue
+// and Source, it catches up with the leader before it says "not found".
 func (b *Broker) Messages(q, state string, limit int, after string) ([]Message, string, error) {
 	now := time.Now().UnixNano()
 	recs, next, err := b.store.Messages(q, state, limit, after, now)
+	if errors.Is(err, ErrQueueNotFound) && ingest.ValidName(q) {
+		if err := b.syncWithLeader(); err != nil {
+			return nil, "", err
+		}
+		now = time.Now().UnixNano()
+		recs, next, err = b.store.Messages(q, state, limit, after, now)
+	}
 	if err != nil {
 		return nil, "", err
 	}
@@ -183,9 +191,16 @@ func (b *Broker) Messages(q, state string, limit int, after string) ([]Message, 
 }
 
 // Message reads one message, its state and delivery history as of now,
-// and its body.
+// and its body. Like Queue and Source, it catches up with the leader
+// before it says "not found".
 func (b *Broker) Message(q, id string) (Message, []byte, error) {
 	m, body, err := b.store.Message(q, id)
+	if (errors.Is(err, ErrQueueNotFound) || errors.Is(err, ErrMessageNotFound)) && ingest.ValidName(q) && validID(id) {
+		if err := b.syncWithLeader(); err != nil {
+			return Message{}, nil, err
+		}
+		m, body, err = b.store.Message(q, id)
+	}
 	if err != nil {
 		return Message{}, nil, err
 	}
@@ -197,8 +212,10 @@ func (b *Broker) Message(q, id string) (Message, []byte, error) {
 // in [since, until) (zero times are unbounded). Nil ids select by time; a
 // non-nil empty ids selects nothing (see selectNone).
 func (b *Broker) Replay(ctx context.Context, q string, ids []string, since, until time.Time) (int64, error) {
-	if ids != nil && len(ids) == 0 {
-		return 0, b.selectNone(q, false)
+	if ids != nil {
+		if ids = selectableIDs(ids); len(ids) == 0 {
+			return 0, b.selectNone(q, false)
+		}
 	}
 	op := &pb.Replay{Queue: q, MessageIds: ids}
 	if !since.IsZero() {
@@ -215,8 +232,10 @@ func (b *Broker) Replay(ctx context.Context, q string, ids []string, since, unti
 // named ones, or all with nil ids; a non-nil empty ids selects nothing
 // (see selectNone).
 func (b *Broker) Redrive(ctx context.Context, dlq string, ids []string) (int64, error) {
-	if ids != nil && len(ids) == 0 {
-		return 0, b.selectNone(dlq, true)
+	if ids != nil {
+		if ids = selectableIDs(ids); len(ids) == 0 {
+			return 0, b.selectNone(dlq, true)
+		}
 	}
 	r, err := b.admin(ctx, &pb.Op{Kind: &pb.Op_Redrive{Redrive: &pb.Redrive{Queue: dlq, MessageIds: ids}}})
 	return r.Count, err
@@ -238,6 +257,33 @@ func (b *Broker) selectNone(q string, redrive bool) error {
 	return err
 }
 
+// selectableIDs drops ids no message can have (like unknown ones, they
+// select nothing). It returns a non-nil, possibly empty, list: a list of
+// only such ids selects nothing (selectNone), never everything.
+func selectableIDs(ids []string) []string {
+	kept := make([]string, 0, len(ids))
+	for _, id := range ids {
+		if validID(id) {
+			kept = append(kept, id)
+		}
+	}
+	return kept
+}
+
+// SelectionLimits are the bounds of one replay or redrive: messages, and
+// bytes of their bodies (over either: ErrSelectionTooLarge, nothing
+// changed).
+func SelectionLimits() (messages int, bodyBytes int64) {
+	return storage.SelectionLimits()
+}
+
+// SetSelectionLimitsForTesting lowers the bounds of SelectionLimits until
+// the returned restore is called (storage.SetSelectionLimitsForTesting).
+// Tests only: every node of a cluster must apply with the same bounds.
+func SetSelectionLimitsForTesting(messages int, bodyBytes int64) (restore func()) {
+	return storage.SetSelectionLimitsForTesting(messages, bodyBytes)
+}
+
 // Purge removes every ready, delayed and in-flight message of q.
 func (b *Broker) Purge(ctx context.Context, q string) (int64, error) {
 	r, err := b.admin(ctx, &pb.Op{Kind: &pb.Op_Purge{Purge: &pb.Purge{Queue: q}}})
@@ -256,6 +302,9 @@ type NodeInfo struct {
 	Suffrage     string `json:"suffrage"` // voter | nonvoter | none
 	Healthy      bool   `json:"healthy"`
 	AppliedIndex uint64 `json:"appliedIndex"`
+	// Version is the node's release, from its record ("" until it
+	// reported one).
+	Version string `json:"version,omitempty"`
 }
 
 // ClusterInfo is the cluster as this node sees it.

@@ -20,6 +20,11 @@ type Config struct {
 	Peers map[string]string
 	// NoBootstrap leaves a fresh node waiting to be added (--join).
 	NoBootstrap bool
+	// ClusterKey, without ClusterTLS, authenticates every connection to
+	// the Raft port with a challenge-response on this key before Raft
+	// sees it (transport.go). (Node-to-node gRPC takes its key from
+	// package cluster's Config.)
+	ClusterKey string
 	// ClusterTLS, when set, makes the Raft transport mutual TLS against
 	// its CA: it accepts only voter certificates of the CA. (Node-to-node
 	// gRPC is package cluster's, configured there.)
@@ -31,6 +36,9 @@ type Config struct {
 	// Registry, if set, receives the node's metrics
 	// (hookq_fsm_rejected_ops_total); they are unregistered on Close.
 	Registry prometheus.Registerer
+	// Version is this node's release (hookq version), named in its
+	// backups. (Its node record carries it through cluster.Node.Version.)
+	Version string
 }
 
 // BatchConfig bounds one Raft entry built by the leader batcher.

@@ -4,6 +4,7 @@ import (
 	"errors"
 
 	"github.com/hookq/hookq/ingest"
+	"github.com/hookq/hookq/raftfsm"
 	"github.com/hookq/hookq/storage"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
@@ -31,6 +32,15 @@ var (
 	ErrBadCursor        = storage.ErrBadCursor
 	ErrDeadLetterCycle  = storage.ErrDeadLetterCycle
 	ErrEntryFull        = storage.ErrEntryFull
+	// ErrSelectionTooLarge: a replay or redrive over its bounds; nothing
+	// changed.
+	ErrSelectionTooLarge = storage.ErrSelectionTooLarge
+	// ErrInvalidOp, ErrUnknownOp and ErrUndecodable are what the state
+	// machine answers for an op it refused; validateOp keeps them
+	// unreachable for ops this node builds.
+	ErrInvalidOp   = storage.ErrInvalidOp
+	ErrUnknownOp   = raftfsm.ErrUnknownOp
+	ErrUndecodable = raftfsm.ErrUndecodable
 )
 
 // Errors of the request surface: a front end (the HTTP API, the public
@@ -85,6 +95,13 @@ var errorTable = []errorRow{
 	{ErrNotDeadLetter, "not_dead_letter", CodeBadRequest, 400, codes.InvalidArgument},
 	{ErrBadCursor, "", CodeBadRequest, 400, codes.InvalidArgument},
 	{ErrDeadLetterCycle, "dead_letter_cycle", CodeBadRequest, 400, codes.InvalidArgument},
+	{ErrSelectionTooLarge, "selection_too_large", CodeBadRequest, 400, codes.InvalidArgument},
+	// Ops the state machine refused: bad_request on the wire (after
+	// ErrBadRequest, so the wire name comes back as ErrBadRequest), never
+	// unavailable, which clients retry.
+	{ErrInvalidOp, "bad_request", CodeBadRequest, 400, codes.InvalidArgument},
+	{ErrUnknownOp, "bad_request", CodeBadRequest, 400, codes.InvalidArgument},
+	{ErrUndecodable, "bad_request", CodeBadRequest, 400, codes.InvalidArgument},
 	{ErrUnauthenticated, "", CodeUnauthenticated, 401, codes.Unauthenticated},
 	{ingest.ErrSignatureInvalid, "", CodeSignatureInvalid, 401, codes.Unauthenticated},
 	{ingest.ErrTimestampOutOfWindow, "", CodeTimestampOutOfWindow, 401, codes.Unauthenticated},

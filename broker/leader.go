@@ -164,7 +164,11 @@ func NewRelay(cfg BatchConfig, l Leader) *Relay {
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &Relay{cancel: cancel}
 	r.batcher = newBatcher(ctx, cfg, func(ctx context.Context, batch []*proposal) {
-		forwardBatch(ctx, l, batch, nil)
+		if err := forwardBatch(ctx, l, batch, nil); err != nil {
+			// ErrLeading: a relay has no Raft of its own to commit
+			// through, so the batch fails (the client may retry).
+			fail(batch, fmt.Errorf("%w: %v", ErrUnavailable, err))
+		}
 	})
 	r.wg.Add(1)
 	go r.batcher.run(ctx, &r.wg)
@@ -218,3 +222,14 @@ func forwardBatch(ctx context.Context, l Leader, batch []*proposal, wait func(co
 // either way; the wait only makes the node's own reads current, so it is
 // short: a batcher slot must not be held through a leader change.
 const readYourWritesWait = time.Second
+
+// LeaderReadIndex is the read index this node, as leader, gives its
+// followers: the last entry its state machine has applied. Every
+// acknowledged write is at or below it, and unlike Raft's commit index it
+// is never a no-op or barrier entry a follower's state machine never sees
+// (waiting for one of those kept followers unready after a whole-cluster
+// restart). ok is false while a new leader has not applied its
+// predecessors' entries yet and cannot give a read index.
+func (b *Broker) LeaderReadIndex() (index uint64, ok bool) {
+	return b.store.AppliedIndex(), b.readable.Load()
+}

@@ -59,10 +59,13 @@ func Open(cfg Config) (*Broker, error) {
 	ok := false
 	defer func() {
 		if !ok {
-			b.closeStores()
+			b.closeStores() // #nosec G104 -- cleanup on a failed Open: the Open error is the one returned
 		}
 	}()
 
+	if err := checkDataFormat(cfg.DataDir); err != nil {
+		return nil, err
+	}
 	raftDir := filepath.Join(cfg.DataDir, "raft")
 	if err := os.MkdirAll(raftDir, 0o700); err != nil {
 		return nil, fmt.Errorf("broker: %w", err)
@@ -91,9 +94,12 @@ func Open(cfg Config) (*Broker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("broker: snapshots: %w", err)
 	}
-	b.layer, err = newStreamLayer(cfg.RaftAddr, cfg.ClusterTLS)
+	b.layer, err = newStreamLayer(cfg.RaftAddr, cfg.ClusterTLS, cfg.ClusterKey, cfg.Logger)
 	if err != nil {
 		return nil, fmt.Errorf("broker: raft address %q: %w", cfg.RaftAddr, err)
+	}
+	if cfg.ClusterTLS == nil && cfg.ClusterKey == "" {
+		cfg.Logger.Warn("the Raft port is UNAUTHENTICATED: no cluster TLS and no cluster key, so anyone who can reach it can rewrite this node's state; set --cluster-key (or --admin-token) or --cluster-ca", "raft", cfg.RaftAddr)
 	}
 	b.transport = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 		Stream: b.layer, MaxPool: 8, Timeout: 10 * time.Second, Logger: b.hclog("transport"),

@@ -2,6 +2,8 @@ package broker
 
 import (
 	"fmt"
+	"net"
+	"strconv"
 	"time"
 	"unicode/utf8"
 
@@ -305,13 +307,17 @@ func validateNode(n *pb.NodeRecord) error {
 	if n == nil || !validNodeField(n.Id) {
 		return fmt.Errorf("%w: invalid node id", ErrBadRequest)
 	}
-	for _, f := range []string{n.RaftAddr, n.HttpAddr, n.GrpcAddr, n.Role} {
+	for _, f := range []string{n.RaftAddr, n.HttpAddr, n.GrpcAddr, n.Role, n.Version} {
 		if len(f) > MaxNodeField {
 			return fmt.Errorf("%w: node field too long", ErrBadRequest)
 		}
 	}
 	return nil
 }
+
+// ValidNodeID reports whether id is one a node can have (validNodeField):
+// removing any other id is ErrNodeNotFound on every node.
+func ValidNodeID(id string) bool { return validNodeField(id) }
 
 // validNodeField: a node id is 1..256 bytes of printable ASCII.
 func validNodeField(s string) bool {
@@ -353,4 +359,40 @@ const MaxRPCBytes = 64 << 20
 // batch of the largest webhooks (gRPC's default is 4 MiB).
 func GRPCServerOptions() []grpc.ServerOption {
 	return []grpc.ServerOption{grpc.MaxRecvMsgSize(MaxRPCBytes), grpc.MaxSendMsgSize(MaxRPCBytes)}
+}
+
+// ValidateJoin checks a joining voter before it enters the Raft
+// configuration: a voter that can never be reached counts against the
+// quorum until someone removes it. (The cluster package's Member.Join and
+// its forwarded-join path call it.)
+func ValidateJoin(n *pb.NodeRecord) error {
+	if n.GetId() == "" || n.GetRaftAddr() == "" {
+		return fmt.Errorf("%w: join needs id and raftAddr", ErrBadRequest)
+	}
+	if err := validateNode(n); err != nil {
+		return err
+	}
+	if !validHostPort(n.RaftAddr) {
+		return fmt.Errorf("%w: raftAddr %q is not host:port", ErrBadRequest, n.RaftAddr)
+	}
+	for _, a := range []string{n.HttpAddr, n.GrpcAddr} {
+		if a != "" && !validHostPort(a) {
+			return fmt.Errorf("%w: address %q is not host:port", ErrBadRequest, a)
+		}
+	}
+	return nil
+}
+
+// validHostPort: printable ASCII host:port with a non-empty host and a
+// port in 1..65535.
+func validHostPort(s string) bool {
+	if !validNodeField(s) {
+		return false
+	}
+	host, port, err := net.SplitHostPort(s)
+	if err != nil || host == "" {
+		return false
+	}
+	p, err := strconv.Atoi(port)
+	return err == nil && p > 0 && p < 65536
 }

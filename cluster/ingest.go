@@ -34,6 +34,8 @@ type IngestConfig struct {
 	// (gRPC forwarding and heartbeats, HTTP leader discovery): its seeds
 	// must then be https:// URLs.
 	ClusterTLS *tlsutil.Cluster
+	// Version is this node's release, reported in its heartbeats.
+	Version string
 }
 
 // IngestNode holds no data: it keeps the cluster's source configs, and
@@ -55,6 +57,13 @@ type IngestNode struct {
 	sources    map[string]*pb.SourceConfig
 	sourcesVer uint64
 	refresh    coalesce.Group // coalesces cache-miss reloads
+	// misses are names a reload from the leader did not have, and when:
+	// 404 without asking again for missTTL, or until a reload brings a
+	// new sources version (see Source).
+	misses map[string]time.Time
+	// lastReload: when the last miss-triggered reload ended (used only
+	// inside refresh, which runs one reload at a time).
+	lastReload time.Time
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -133,15 +142,28 @@ func (n *IngestNode) Ready() bool {
 	return !n.lastOK.IsZero() && time.Since(n.lastOK) <= healthyWindow
 }
 
+// Negative cache of source names (see Source).
+const (
+	missTTL   = time.Second
+	maxMisses = 10000
+	// reloadGap spaces miss-triggered reloads: misses for many different
+	// names wait for the next one, together, instead of each costing
+	// the leader a reload of every source config.
+	reloadGap = 200 * time.Millisecond
+)
+
 // Source returns the cached config of a source.
 // A miss is confirmed with the leader before it is a 404: a source created
 // a moment ago is not in the cache until the next heartbeat, and a
 // provider takes a 404 as final. Without a leader the answer is 503.
+// A confirmed miss is remembered: the same name is 404 without asking the
+// leader again (each ask reloads every source config) for missTTL, or
+// until a reload brings a new sources version, whichever comes first.
 func (n *IngestNode) Source(name string) (broker.Source, error) {
 	if c, ok := n.cached(name); ok {
 		return broker.SourceOf(name, c), nil
 	}
-	if !ingest.ValidName(name) {
+	if !ingest.ValidName(name) || n.knownMissing(name) {
 		return broker.Source{}, broker.ErrSourceNotFound
 	}
 	if !n.Ready() {
@@ -150,10 +172,34 @@ func (n *IngestNode) Source(name string) (broker.Source, error) {
 	if err := n.refresh.Do(n.refreshSources); err != nil {
 		return broker.Source{}, err
 	}
-	if c, ok := n.cached(name); ok {
+	if c, ok := n.cachedOrMiss(name); ok {
 		return broker.SourceOf(name, c), nil
 	}
 	return broker.Source{}, broker.ErrSourceNotFound
+}
+
+// knownMissing: a reload less than missTTL ago, with the sources version
+// still current, did not have name.
+func (n *IngestNode) knownMissing(name string) bool {
+	n.mu.RLock()
+	at, ok := n.misses[name]
+	n.mu.RUnlock()
+	return ok && time.Since(at) < missTTL
+}
+
+// cachedOrMiss returns name's config, or records the miss. The negative
+// cache holds at most maxMisses names; past that it starts over.
+func (n *IngestNode) cachedOrMiss(name string) (*pb.SourceConfig, bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if c, ok := n.sources[name]; ok {
+		return c, true
+	}
+	if n.misses == nil || len(n.misses) >= maxMisses {
+		n.misses = map[string]time.Time{}
+	}
+	n.misses[name] = time.Now()
+	return nil, false
 }
 
 func (n *IngestNode) cached(name string) (*pb.SourceConfig, bool) {
@@ -163,8 +209,19 @@ func (n *IngestNode) cached(name string) (*pb.SourceConfig, bool) {
 	return c, ok
 }
 
-// refreshSources reloads every source config from the leader.
+// refreshSources reloads every source config from the leader, at most
+// once per reloadGap.
 func (n *IngestNode) refreshSources() error {
+	if wait := time.Until(n.lastReload.Add(reloadGap)); wait > 0 {
+		t := time.NewTimer(wait)
+		select {
+		case <-n.ctx.Done():
+			t.Stop()
+			return fmt.Errorf("%w: node closing", broker.ErrUnavailable)
+		case <-t.C:
+		}
+	}
+	defer func() { n.lastReload = time.Now() }()
 	_, addr, ok := n.leaderGRPC()
 	if !ok {
 		return fmt.Errorf("%w: no leader", broker.ErrUnavailable)
@@ -191,6 +248,9 @@ func (n *IngestNode) loadSources(ctx context.Context, c pb.ClusterClient) error 
 		m[s.Name] = s.Config
 	}
 	n.mu.Lock()
+	if sr.Version != n.sourcesVer {
+		n.misses = nil // the sources changed: misses must be asked again
+	}
 	n.sources, n.sourcesVer = m, sr.Version
 	n.mu.Unlock()
 	return nil
@@ -232,7 +292,7 @@ func (n *IngestNode) beat() {
 	}
 	ctx, cancel := context.WithTimeout(n.ctx, heartbeatInterval)
 	defer cancel()
-	self := Node{ID: n.cfg.NodeID, HTTPAddr: n.cfg.HTTPAddr, Role: RoleIngest}
+	self := Node{ID: n.cfg.NodeID, HTTPAddr: n.cfg.HTTPAddr, Role: RoleIngest, Version: n.cfg.Version}
 	resp, err := c.Heartbeat(n.peers.ctx(ctx), &pb.HeartbeatRequest{Node: self.record()})
 	if err != nil {
 		if status.Code(err) != codes.Canceled {

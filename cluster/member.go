@@ -27,6 +27,9 @@ type Local interface {
 	DeleteNode(ctx context.Context, id string) error
 	Nodes() ([]*pb.NodeRecord, error)
 	Sources() (map[string]*pb.SourceConfig, []string, error)
+	// LeaderReadIndex is the read index this leader answers heartbeats
+	// with; ok is false while it is still catching up.
+	LeaderReadIndex() (index uint64, ok bool)
 }
 
 var _ Local = (*broker.Broker)(nil)

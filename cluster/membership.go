@@ -25,6 +25,9 @@ func (m *Member) Join(ctx context.Context, r *pb.NodeRecord) error {
 // RemoveNode removes a node from the Raft configuration and forgets its
 // record.
 func (m *Member) RemoveNode(ctx context.Context, id string) error {
+	if !broker.ValidNodeID(id) {
+		return fmt.Errorf("%w: invalid node id", broker.ErrNodeNotFound)
+	}
 	return m.membership(ctx, &pb.MembershipRequest{Kind: pb.MembershipRequest_REMOVE, Node: &pb.NodeRecord{Id: id}})
 }
 
@@ -61,6 +64,11 @@ func (m *Member) membershipLocal(ctx context.Context, req *pb.MembershipRequest)
 	switch req.Kind {
 	case pb.MembershipRequest_ADD_VOTER:
 		n := nodeOf(req.Node)
+		// Checked again here: a forwarded join must not make an
+		// unreachable voter (it would count against the quorum).
+		if err := ValidateJoin(n); err != nil {
+			return err
+		}
 		if err := m.raft.AddVoter(raft.ServerID(n.ID), raft.ServerAddress(n.RaftAddr), 0, timeout).Error(); err != nil {
 			return broker.RaftError(err)
 		}
@@ -69,6 +77,9 @@ func (m *Member) membershipLocal(ctx context.Context, req *pb.MembershipRequest)
 		// The record goes first: once a leader removes itself its Raft
 		// shuts down and can propose nothing more.
 		id := req.GetNode().GetId()
+		if !broker.ValidNodeID(id) {
+			return fmt.Errorf("%w: invalid node id", broker.ErrNodeNotFound)
+		}
 		known := m.isMember(id)
 		err := m.local.DeleteNode(ctx, id)
 		if errors.Is(err, broker.ErrNodeNotFound) && known {
@@ -152,7 +163,7 @@ func (m *Member) localCluster() (broker.ClusterInfo, error) {
 	for _, s := range m.raftServers() {
 		node, suffrage := serverNode(s)
 		if r, ok := byID[node.ID]; ok {
-			node.HTTPAddr, node.GRPCAddr = r.HTTPAddr, r.GRPCAddr
+			node.HTTPAddr, node.GRPCAddr, node.Version = r.HTTPAddr, r.GRPCAddr, r.Version
 			delete(byID, node.ID)
 		}
 		n := node.info(suffrage)

@@ -24,19 +24,20 @@ const (
 type Node struct {
 	ID, RaftAddr, HTTPAddr, GRPCAddr string
 	Role                             string // RoleVoter | RoleIngest
+	Version                          string // the node's release (hookq version)
 }
 
 func nodeOf(r *pb.NodeRecord) Node {
-	return Node{ID: r.GetId(), RaftAddr: r.GetRaftAddr(), HTTPAddr: r.GetHttpAddr(), GRPCAddr: r.GetGrpcAddr(), Role: r.GetRole()}
+	return Node{ID: r.GetId(), RaftAddr: r.GetRaftAddr(), HTTPAddr: r.GetHttpAddr(), GRPCAddr: r.GetGrpcAddr(), Role: r.GetRole(), Version: r.GetVersion()}
 }
 
 func (n Node) record() *pb.NodeRecord {
-	return &pb.NodeRecord{Id: n.ID, RaftAddr: n.RaftAddr, HttpAddr: n.HTTPAddr, GrpcAddr: n.GRPCAddr, Role: n.Role}
+	return &pb.NodeRecord{Id: n.ID, RaftAddr: n.RaftAddr, HttpAddr: n.HTTPAddr, GrpcAddr: n.GRPCAddr, Role: n.Role, Version: n.Version}
 }
 
 // info is n in the cluster view, with its status.
 func (n Node) info(suffrage string) broker.NodeInfo {
-	return broker.NodeInfo{ID: n.ID, RaftAddr: n.RaftAddr, HTTPAddr: n.HTTPAddr, GRPCAddr: n.GRPCAddr, Role: n.Role, Suffrage: suffrage}
+	return broker.NodeInfo{ID: n.ID, RaftAddr: n.RaftAddr, HTTPAddr: n.HTTPAddr, GRPCAddr: n.GRPCAddr, Role: n.Role, Suffrage: suffrage, Version: n.Version}
 }
 
 // serverNode is a Raft server as a node (its other addresses come from its
@@ -51,7 +52,7 @@ func serverNode(s raft.Server) (Node, string) {
 
 func statusOf(n broker.NodeInfo) *pb.NodeStatus {
 	return &pb.NodeStatus{
-		Node:     Node{ID: n.ID, RaftAddr: n.RaftAddr, HTTPAddr: n.HTTPAddr, GRPCAddr: n.GRPCAddr, Role: n.Role}.record(),
+		Node:     Node{ID: n.ID, RaftAddr: n.RaftAddr, HTTPAddr: n.HTTPAddr, GRPCAddr: n.GRPCAddr, Role: n.Role, Version: n.Version}.record(),
 		Suffrage: n.Suffrage, Healthy: n.Healthy, AppliedIndex: n.AppliedIndex,
 	}
 }
@@ -75,12 +76,11 @@ func (n Node) validate() error {
 }
 
 // ValidateJoin is the one check of a join request's node (POST
-// /v1/cluster/join, Member.Join).
+// /v1/cluster/join, Member.Join, and again on the leader for a forwarded
+// join): id and Raft address present, fields valid, addresses host:port
+// (broker.ValidateJoin).
 func ValidateJoin(n Node) error {
-	if n.ID == "" || n.RaftAddr == "" {
-		return fmt.Errorf("%w: join needs id and raftAddr", broker.ErrBadRequest)
-	}
-	return nil
+	return broker.ValidateJoin(n.record())
 }
 
 // ParseSeeds is the one parser of --seeds: comma-separated http(s) URLs

@@ -3,13 +3,19 @@ package cluster
 import (
 	"context"
 	"crypto/subtle"
+	"net"
 	"strings"
+	"sync"
+	"time"
 
+	"github.com/hookq/hookq/broker"
 	pb "github.com/hookq/hookq/proto/raftcmd"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/grpc/tap"
 )
 
 // NodeAuth is what the node-to-node gRPC service (Cluster) accepts as a
@@ -51,6 +57,96 @@ func callerOf(ctx context.Context) caller {
 // NodeAuth{ClusterKey: clusterKey}.UnaryInterceptor().
 func AuthInterceptor(clusterKey string) grpc.UnaryServerInterceptor {
 	return NodeAuth{ClusterKey: clusterKey}.UnaryInterceptor()
+}
+
+// Limits of a node's gRPC server (ServerOptions).
+const (
+	// GRPCMaxConcurrentStreams bounds the calls in flight on one
+	// connection.
+	GRPCMaxConcurrentStreams = 64
+	// grpcConnectionTimeout bounds a new connection's setup (TLS
+	// handshake and HTTP/2 preface).
+	grpcConnectionTimeout = 10 * time.Second
+)
+
+// ServerOptions are the options of a node's gRPC server that carries the
+// Cluster service: message size limits, this authentication (the key is
+// checked in a tap handle, from the call's headers, before grpc-go reads
+// or allocates the request message; the interceptor then limits the
+// ingest credential), at most GRPCMaxConcurrentStreams calls per
+// connection, a connection setup deadline, and keepalive enforcement.
+// Transport credentials are added by the caller.
+func (a NodeAuth) ServerOptions() []grpc.ServerOption {
+	return append(broker.GRPCServerOptions(),
+		grpc.UnaryInterceptor(a.UnaryInterceptor()),
+		grpc.InTapHandle(a.TapHandle),
+		grpc.MaxConcurrentStreams(GRPCMaxConcurrentStreams),
+		grpc.ConnectionTimeout(grpcConnectionTimeout),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
+		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: 5 * time.Minute, Time: time.Minute, Timeout: 20 * time.Second}),
+	)
+}
+
+// TapHandle refuses a Cluster call that carries neither node key, as
+// soon as its headers arrive: the request message is never read.
+func (a NodeAuth) TapHandle(ctx context.Context, info *tap.Info) (context.Context, error) {
+	if !strings.HasPrefix(info.FullMethodName, "/"+pb.Cluster_ServiceDesc.ServiceName+"/") {
+		return ctx, nil
+	}
+	for _, v := range info.Header.Get("authorization") {
+		if bearerIs(v, a.ClusterKey) || bearerIs(v, a.IngestKey) {
+			return ctx, nil
+		}
+	}
+	return nil, status.Error(codes.Unauthenticated, "no valid node credential")
+}
+
+// LimitListener accepts at most n connections of l at once; further
+// connections wait in the kernel's accept queue until one closes. n <= 0
+// means no limit.
+func LimitListener(l net.Listener, n int) net.Listener {
+	if n <= 0 {
+		return l
+	}
+	return &limitListener{Listener: l, sem: make(chan struct{}, n), done: make(chan struct{})}
+}
+
+type limitListener struct {
+	net.Listener
+	sem  chan struct{}
+	done chan struct{}
+	once sync.Once
+}
+
+func (l *limitListener) Accept() (net.Conn, error) {
+	select {
+	case l.sem <- struct{}{}:
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+	c, err := l.Listener.Accept()
+	if err != nil {
+		<-l.sem
+		return nil, err
+	}
+	return &limitConn{Conn: c, release: func() { <-l.sem }}, nil
+}
+
+func (l *limitListener) Close() error {
+	l.once.Do(func() { close(l.done) })
+	return l.Listener.Close()
+}
+
+type limitConn struct {
+	net.Conn
+	once    sync.Once
+	release func()
+}
+
+func (c *limitConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(c.release)
+	return err
 }
 
 // UnaryInterceptor authenticates calls to the Cluster service and limits
@@ -119,7 +215,8 @@ func ingestMay(method string, req any) error {
 // ingestMayRecord says whether a caller holding the ingest credential may
 // heartbeat for n: only for an ingest node's record, never for a Raft
 // member or a record that says otherwise (it must not register or alter a
-// voter).
+// voter), and for a new one only while fewer than MaxIngestNodeRecords
+// ingest nodes are recorded.
 func (m *Member) ingestMayRecord(n Node) error {
 	if n.ID == "" || n.Role != RoleIngest {
 		return status.Error(codes.PermissionDenied, "the ingest credential may only heartbeat for a node of role ingest")
@@ -131,10 +228,32 @@ func (m *Member) ingestMayRecord(n Node) error {
 	if err != nil {
 		return status.Error(codes.Unavailable, err.Error())
 	}
+	known := map[string]bool{}
 	for _, have := range records {
 		if have.Id == n.ID && have.Role != RoleIngest {
 			return status.Errorf(codes.PermissionDenied, "node %q is recorded with role %q", n.ID, have.Role)
 		}
+		if have.Role == RoleIngest {
+			known[have.Id] = true
+		}
+	}
+	if known[n.ID] {
+		return nil
+	}
+	// A new ingest node: records are permanent until removed, so their
+	// number is capped (records being written count too).
+	m.records.mu.Lock()
+	for id := range m.records.pending {
+		known[id] = true
+	}
+	m.records.mu.Unlock()
+	if !known[n.ID] && len(known) >= MaxIngestNodeRecords {
+		return status.Errorf(codes.ResourceExhausted, "the cluster already records %d ingest nodes (the most): remove stale ones with DELETE /v1/cluster/nodes/{id}", len(known))
 	}
 	return nil
 }
+
+// MaxIngestNodeRecords caps the ingest-node records the ingest credential
+// can create through Heartbeat: a holder of the key could otherwise add
+// permanent records without end by heartbeating with new ids.
+const MaxIngestNodeRecords = 64

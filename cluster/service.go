@@ -64,7 +64,16 @@ func (s *service) Heartbeat(ctx context.Context, req *pb.HeartbeatRequest) (*pb.
 		m.health.seen(n.ID, req.AppliedIndex)
 		m.ensureNodeRecord(n)
 	}
-	return &pb.HeartbeatResponse{CommitIndex: m.raft.CommitIndex(), LeaderId: m.cfg.Self.ID, SourcesVersion: m.sourcesVersion()}, nil
+	readIndex, ok := m.local.LeaderReadIndex()
+	if !ok {
+		// A new leader that has not applied its predecessors' entries yet
+		// cannot give a read index.
+		return nil, status.Error(codes.Unavailable, "leader catching up")
+	}
+	// CommitIndex is the read index: the last entry the leader's state
+	// machine has applied (broker.Broker.LeaderReadIndex), not Raft's
+	// commit index.
+	return &pb.HeartbeatResponse{CommitIndex: readIndex, LeaderId: m.cfg.Self.ID, SourcesVersion: m.sourcesVersion()}, nil
 }
 
 func (s *service) Membership(ctx context.Context, req *pb.MembershipRequest) (*pb.MembershipResponse, error) {
@@ -118,10 +127,10 @@ func (m *Member) sourcesVersion() uint64 {
 func versionOf(m map[string]*pb.SourceConfig, names []string) uint64 {
 	h := fnv.New64a()
 	for _, n := range names {
-		h.Write([]byte(n))
-		h.Write([]byte{0})
+		h.Write([]byte(n)) // #nosec G104 -- hash.Hash.Write never returns an error
+		h.Write([]byte{0}) // #nosec G104 -- hash.Hash.Write never returns an error
 		b, _ := proto.MarshalOptions{Deterministic: true}.Marshal(m[n])
-		h.Write(b)
+		h.Write(b) // #nosec G104 -- hash.Hash.Write never returns an error
 	}
 	return h.Sum64()
 }

@@ -12,7 +12,7 @@ import (
 
 // Header and query names read by the verifiers (docs/API.md §4.2).
 const (
-	HeaderToken           = "X-Webhook-Token"
+	HeaderToken           = "X-Webhook-Token" // #nosec G101 -- a header name, not a credential
 	QueryToken            = "token"
 	HeaderAuthorization   = "Authorization"
 	HeaderGitHubSignature = "X-Hub-Signature-256"

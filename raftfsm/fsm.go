@@ -261,7 +261,7 @@ type snapshot struct{ snap *storage.Snapshot }
 
 func (s *snapshot) Persist(sink raft.SnapshotSink) error {
 	if _, err := s.snap.WriteTo(sink); err != nil {
-		sink.Cancel()
+		sink.Cancel() // #nosec G104 -- the write error is the one reported; Cancel only discards the partial snapshot
 		return fmt.Errorf("raftfsm: persist: %w", err)
 	}
 	return sink.Close()

@@ -20,6 +20,50 @@ func mustFSM(tb testing.TB) *raftfsm.FSM {
 	return raftfsm.NewWithOptions(st.MustOpen(tb), raftfsm.Options{Logger: slog.New(slog.DiscardHandler)})
 }
 
+// replica is an FSM whose ApplyBatch panics fail the test at once instead
+// of hanging it: a panicking batch keeps its store's lock, so that store is
+// left open rather than closed at cleanup.
+type replica struct {
+	*raftfsm.FSM
+	tb       testing.TB
+	panicked bool
+}
+
+// newReplica opens a store under dir (a fresh one when dir is "") for an
+// FSM logging to log (nowhere when nil).
+func newReplica(tb testing.TB, dir string, log *slog.Logger) *replica {
+	tb.Helper()
+	if dir == "" {
+		dir = tb.TempDir()
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s, err := storage.Open(dir)
+	if err != nil {
+		tb.Fatalf("open store: %v", err)
+	}
+	r := &replica{FSM: raftfsm.NewWithOptions(s, raftfsm.Options{Logger: log}), tb: tb}
+	tb.Cleanup(func() {
+		if !r.panicked {
+			s.Close()
+		}
+	})
+	return r
+}
+
+// apply is ApplyBatch(logs), failing the test on a panic.
+func (r *replica) apply(logs ...*raft.Log) []any {
+	r.tb.Helper()
+	defer func() {
+		if p := recover(); p != nil {
+			r.panicked = true
+			r.tb.Fatalf("ApplyBatch panicked: %v", p)
+		}
+	}()
+	return r.ApplyBatch(logs)
+}
+
 // cmdLog encodes ops as the command of Raft entry index at leader time now.
 func cmdLog(tb testing.TB, index uint64, now int64, ops ...*pb.Op) *raft.Log {
 	tb.Helper()

@@ -21,13 +21,13 @@ import (
 
 // poisonBase applies entries 1..3 (two queues, three messages, one
 // lease) and returns the live deliveryId.
-func poisonBase(tb testing.TB, f *raftfsm.FSM) string {
+func poisonBase(tb testing.TB, f *replica) string {
 	tb.Helper()
-	out := f.ApplyBatch([]*raft.Log{
+	out := f.apply(
 		cmdLog(tb, 1, st.T0, putQueueOp("a", st.Config("a", true)), putQueueOp("b", st.Config("b", false))),
 		cmdLog(tb, 2, st.T0+1, enqueueOp("m1", "a"), enqueueOp("m2", "a", "b"), enqueueOp("m3", "b")),
 		cmdLog(tb, 3, st.T0+2, leaseOp("a", [][]byte{st.Rand(1)}, int64(time.Minute), false)),
-	})
+	)
 	ds := results(tb, out, 2)[0].(storage.LeaseResult).Deliveries
 	if len(ds) != 1 {
 		tb.Fatalf("base lease: %d deliveries", len(ds))
@@ -166,7 +166,7 @@ func TestPoisonEntriesApplyAsNoOpsWithErrorResults(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			a, b, ref := mustFSM(t), mustFSM(t), mustFSM(t)
+			a, b, ref := newReplica(t, "", nil), newReplica(t, "", nil), newReplica(t, "", nil)
 			del := poisonBase(t, a)
 			poisonBase(t, b)
 			poisonBase(t, ref)
@@ -196,9 +196,9 @@ func TestPoisonEntriesApplyAsNoOpsWithErrorResults(t *testing.T) {
 			}
 			l := &raft.Log{Index: poisonIndex, Term: 1, Type: raft.LogCommand, Data: data}
 
-			got := a.ApplyBatch([]*raft.Log{l})[0].(*raftfsm.Response)
-			b.ApplyBatch([]*raft.Log{l})
-			want, _ := ref.ApplyBatch([]*raft.Log{refLog})[0].(*raftfsm.Response)
+			got := a.apply(l)[0].(*raftfsm.Response)
+			b.apply(l)
+			want, _ := ref.apply(refLog)[0].(*raftfsm.Response)
 
 			if tc.ops == nil {
 				if !errors.Is(got.Err, raftfsm.ErrUndecodable) || len(got.Results) != 0 {
@@ -229,7 +229,7 @@ func TestPoisonEntriesApplyAsNoOpsWithErrorResults(t *testing.T) {
 					g++
 				}
 			}
-			for name, f := range map[string]*raftfsm.FSM{"a": a, "b": b} {
+			for name, f := range map[string]*replica{"a": a, "b": b} {
 				if f.Store().AppliedIndex() != poisonIndex {
 					t.Errorf("replica %s: applied index %d, want %d", name, f.Store().AppliedIndex(), poisonIndex)
 				}
@@ -239,8 +239,8 @@ func TestPoisonEntriesApplyAsNoOpsWithErrorResults(t *testing.T) {
 			}
 			// The replicas keep working: the next entry applies alike.
 			next := cmdLog(t, poisonIndex+1, poisonTime+1, enqueueOp("after", "a"), leaseOp("a", [][]byte{st.Rand(50)}, 0, false))
-			for _, f := range []*raftfsm.FSM{a, b, ref} {
-				if err := resultErr(results(t, f.ApplyBatch([]*raft.Log{next}), 0)[0]); err != nil {
+			for _, f := range []*replica{a, b, ref} {
+				if err := resultErr(results(t, f.apply(next), 0)[0]); err != nil {
 					t.Fatalf("entry after the poison: %v", err)
 				}
 			}
@@ -290,31 +290,29 @@ func equalResults(a, b any) bool {
 // store holds it, applied alike (as a no-op) when it does not.
 func TestPoisonEntriesReplayAfterRestart(t *testing.T) {
 	dir := t.TempDir()
-	s, err := storage.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := raftfsm.New(s, nil)
+	f := newReplica(t, dir, nil)
 	logs := []*raft.Log{
 		cmdLog(t, 1, st.T0, putQueueOp("a", st.Config("a", false))),
 		{Index: 2, Type: raft.LogCommand, Data: []byte("\xffnot a command")},
 		cmdLog(t, 3, st.T0+1, &pb.Op{}, enqueueOp("x", "a"), &pb.Op{Kind: &pb.Op_PutToken{PutToken: &pb.PutToken{}}}),
 		cmdLog(t, 4, st.T0+2, enqueueOp("y", "a")),
 	}
-	f.ApplyBatch(logs[:3])
-	if err := s.Close(); err != nil {
+	f.apply(logs[:3]...)
+	if err := f.Store().Close(); err != nil {
 		t.Fatal(err)
 	}
-	s = st.MustOpenDir(t, dir)
-	f = raftfsm.New(s, nil)
-	out := f.ApplyBatch(logs) // Raft replays from the start
+	f = newReplica(t, dir, nil)
+	s := f.Store()
+	out := f.apply(logs...) // Raft replays from the start
 	for i, r := range out[:3] {
 		if r != nil {
 			t.Errorf("replayed entry %d answered %v, want nil (skipped)", i+1, r)
 		}
 	}
-	fresh := mustFSM(t)
-	applyChunks(fresh, logs, 1)
+	fresh := newReplica(t, "", nil)
+	for _, l := range logs {
+		fresh.apply(l)
+	}
 	if s.AppliedIndex() != 4 || digest(t, s) != digest(t, fresh.Store()) {
 		t.Errorf("after restart: applied %d, digest differs from a fresh replica: %v", s.AppliedIndex(), digest(t, s) != digest(t, fresh.Store()))
 	}
@@ -322,14 +320,14 @@ func TestPoisonEntriesReplayAfterRestart(t *testing.T) {
 
 func TestRejectedEntriesAreLoggedOnceAndCounted(t *testing.T) {
 	var logs bytes.Buffer
-	f := raftfsm.NewWithOptions(st.MustOpen(t), raftfsm.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	f := newReplica(t, "", slog.New(slog.NewTextHandler(&logs, nil)))
 	secret := "s3cret-body-bytes"
-	f.ApplyBatch([]*raft.Log{
+	f.apply(
 		cmdLog(t, 1, st.T0, putQueueOp("a", st.Config("a", false))),
-		{Index: 2, Type: raft.LogCommand, Data: []byte("\xff" + secret)},
+		&raft.Log{Index: 2, Type: raft.LogCommand, Data: []byte("\xff" + secret)},
 		cmdLog(t, 3, st.T0, &pb.Op{}, enqueueOp(secret), enqueueOp("fine", "a")),
-		{Index: 4, Type: raft.LogCommand, Data: rawCommand(st.T0, protowire.AppendBytes(protowire.AppendTag(nil, 77, protowire.BytesType), nil))},
-	})
+		&raft.Log{Index: 4, Type: raft.LogCommand, Data: rawCommand(st.T0, protowire.AppendBytes(protowire.AppendTag(nil, 77, protowire.BytesType), nil))},
+	)
 	reg := prometheus.NewPedanticRegistry()
 	reg.MustRegister(f.Collector())
 	mfs, err := reg.Gather()
@@ -369,7 +367,7 @@ func TestRejectedEntriesAreLoggedOnceAndCounted(t *testing.T) {
 	}
 	// Replaying the same entries (a restart) logs and counts nothing more.
 	logs.Reset()
-	f.ApplyBatch([]*raft.Log{{Index: 2, Type: raft.LogCommand, Data: []byte("\xff")}})
+	f.apply(&raft.Log{Index: 2, Type: raft.LogCommand, Data: []byte("\xff")})
 	if logs.Len() != 0 {
 		t.Errorf("a skipped replay logged: %s", logs.String())
 	}

@@ -253,10 +253,51 @@ func (s *Store) CheckSelection(q string, redrive bool) error {
 	return checkSelection(s.db, q, redrive)
 }
 
-// selectMessages returns the seqs of q's messages named by ids (unknown or
-// malformed ids skipped), or all of them when ids is empty, that keep pass.
-func (t *Txn) selectMessages(q string, ids []string, keep func(*pb.MessageRecord) bool) []*pb.MessageRecord {
+// A replay or redrive copies or moves every message it selects within one
+// Raft entry, on every voter at once, and a restarted node applies the
+// entry again: so one selection is bounded, by count and by body bytes,
+// and one over either bound changes nothing (ErrSelectionTooLarge). Tests
+// lower them; they are the same on every node, so applying stays
+// deterministic.
+var (
+	maxSelectMessages = 10000
+	maxSelectBytes    = int64(256 << 20)
+)
+
+// SelectionLimits are the bounds of one replay or redrive: messages, and
+// bytes of their bodies.
+func SelectionLimits() (messages int, bodyBytes int64) {
+	return maxSelectMessages, maxSelectBytes
+}
+
+// SetSelectionLimitsForTesting lowers the bounds of SelectionLimits until
+// the returned restore is called. Tests only: every node of a cluster must
+// apply with the same bounds.
+func SetSelectionLimitsForTesting(messages int, bodyBytes int64) (restore func()) {
+	m, b := maxSelectMessages, maxSelectBytes
+	maxSelectMessages, maxSelectBytes = messages, bodyBytes
+	return func() { maxSelectMessages, maxSelectBytes = m, b }
+}
+
+// selectMessages returns q's messages named by ids (unknown or malformed
+// ids skipped), or all of them when ids is empty, that keep passes. When
+// bounded, over maxSelectMessages messages or maxSelectBytes of their
+// bodies it stops and returns ErrSelectionTooLarge, before the caller
+// writes anything. (Purge is not bounded: it reads records, not bodies,
+// and only deletes.)
+func (t *Txn) selectMessages(q string, ids []string, bounded bool, keep func(*pb.MessageRecord) bool) ([]*pb.MessageRecord, error) {
 	var out []*pb.MessageRecord
+	var size int64
+	over := false
+	add := func(rec *pb.MessageRecord) bool {
+		out = append(out, rec)
+		if !bounded {
+			return true
+		}
+		size += t.bodyLen(q, rec.Seq)
+		over = len(out) > maxSelectMessages || size > maxSelectBytes
+		return !over
+	}
 	if len(ids) > 0 {
 		seen := map[uint64]bool{}
 		for _, id := range ids {
@@ -265,24 +306,38 @@ func (t *Txn) selectMessages(q string, ids []string, keep func(*pb.MessageRecord
 				continue
 			}
 			seen[seq] = true
-			if rec, ok := t.message(q, seq); ok && keep(rec) {
-				out = append(out, rec)
+			if rec, ok := t.message(q, seq); ok && keep(rec) && !add(rec) {
+				break
 			}
 		}
-		return out
+	} else {
+		p := queuePrefix(pMsg, q)
+		t.scan(p, prefixEnd(p), 0, func(_, v []byte) bool {
+			rec := &pb.MessageRecord{}
+			if err := proto.Unmarshal(v, rec); err != nil {
+				panic(err)
+			}
+			return !keep(rec) || add(rec)
+		})
 	}
-	p := queuePrefix(pMsg, q)
-	t.scan(p, prefixEnd(p), 0, func(_, v []byte) bool {
-		rec := &pb.MessageRecord{}
-		if err := proto.Unmarshal(v, rec); err != nil {
-			panic(err)
-		}
-		if keep(rec) {
-			out = append(out, rec)
-		}
-		return true
-	})
-	return out
+	if over {
+		return nil, ErrSelectionTooLarge
+	}
+	return out, nil
+}
+
+// bodyLen is the length of a message's stored body (0 when none).
+func (t *Txn) bodyLen(q string, seq uint64) int64 {
+	v, c, err := t.b.Get(msgKey(pBody, q, seq))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return 0
+	}
+	if err != nil {
+		panic(fmt.Sprintf("storage: get: %v", err))
+	}
+	n := int64(len(v))
+	_ = c.Close()
+	return n
 }
 
 // Redrive moves ready or delayed dead-lettered messages of a DLQ back to
@@ -294,9 +349,12 @@ func (t *Txn) Redrive(op *pb.Redrive) Result {
 	if err := t.checkSelection(op.Queue, true); err != nil {
 		return Result{Err: err}
 	}
-	recs := t.selectMessages(op.Queue, op.MessageIds, func(r *pb.MessageRecord) bool {
+	recs, err := t.selectMessages(op.Queue, op.MessageIds, true, func(r *pb.MessageRecord) bool {
 		return r.State == pb.MessageState_PENDING && r.DeadLetter != nil
 	})
+	if err != nil {
+		return Result{Err: err}
+	}
 	var n int64
 	for _, rec := range recs {
 		origin := rec.DeadLetter.OriginQueue
@@ -337,7 +395,7 @@ func (t *Txn) Replay(op *pb.Replay) Result {
 	if err := t.checkSelection(op.Queue, false); err != nil {
 		return Result{Err: err}
 	}
-	recs := t.selectMessages(op.Queue, op.MessageIds, func(r *pb.MessageRecord) bool {
+	recs, err := t.selectMessages(op.Queue, op.MessageIds, true, func(r *pb.MessageRecord) bool {
 		if r.State == pb.MessageState_TOMBSTONE {
 			return false
 		}
@@ -346,6 +404,9 @@ func (t *Txn) Replay(op *pb.Replay) Result {
 		}
 		return op.UntilUnixNano == 0 || r.ReceivedUnixNano < op.UntilUnixNano
 	})
+	if err != nil {
+		return Result{Err: err}
+	}
 	var n int64
 	for _, rec := range recs {
 		seq, ok := t.nextSeq()
@@ -374,7 +435,7 @@ func (t *Txn) Purge(op *pb.Purge) Result {
 	if _, ok := t.queue(op.Queue); !ok {
 		return Result{Err: ErrQueueNotFound}
 	}
-	recs := t.selectMessages(op.Queue, nil, func(r *pb.MessageRecord) bool {
+	recs, _ := t.selectMessages(op.Queue, nil, false, func(r *pb.MessageRecord) bool {
 		return r.State == pb.MessageState_PENDING || r.State == pb.MessageState_INFLIGHT
 	})
 	st := t.stat(op.Queue)

@@ -25,6 +25,11 @@ var (
 // forged or foreign log entry gets it; see check.go.
 var ErrInvalidOp = errors.New("storage: invalid operation")
 
+// ErrSelectionTooLarge answers a replay or redrive that selects more
+// messages, or more bytes of bodies, than one operation may copy or move
+// (see maxSelectMessages); nothing was changed.
+var ErrSelectionTooLarge = errors.New("storage: selection too large")
+
 // ErrEntryFull means one Raft entry tried to create more messages than a
 // seq can number; the broker's batch bounds make it unreachable.
 var ErrEntryFull = errors.New("storage: too many messages in one entry")

@@ -57,14 +57,28 @@ func queuePrefix(kind byte, q string) []byte {
 
 func msgKey(kind byte, q string, seq uint64) []byte { return be64(queuePrefix(kind, q), seq) }
 
+// tsKey is a timestamp as it is stored in a key (big-endian, so keys sort
+// by time). Every such timestamp is >= 0, so the conversion keeps the
+// order: the state machine's clock starts at 0 and never goes back
+// (Txn.SetEntry), and a key time is that clock plus a duration that
+// check.go and the callers keep non-negative, saturated by addSat.
+func tsKey(at int64) uint64 {
+	return uint64(at) // #nosec G115 -- at >= 0 (see above); the bit pattern round-trips through tsFromKey either way
+}
+
+// tsFromKey is the inverse of tsKey.
+func tsFromKey(v uint64) int64 {
+	return int64(v) // #nosec G115 -- v was written by tsKey from an int64: an exact round trip
+}
+
 func indexKey(kind byte, q string, at int64, seq uint64) []byte {
-	return be64(be64(queuePrefix(kind, q), uint64(at)), seq)
+	return be64(be64(queuePrefix(kind, q), tsKey(at)), seq)
 }
 
 // indexEntry decodes the (at, seq) suffix of an index key of queue prefix p.
 func indexEntry(key []byte, prefixLen int) (at int64, seq uint64) {
 	s := key[prefixLen:]
-	return int64(binary.BigEndian.Uint64(s[:8])), binary.BigEndian.Uint64(s[8:16])
+	return tsFromKey(binary.BigEndian.Uint64(s[:8])), binary.BigEndian.Uint64(s[8:16])
 }
 
 func dedupKey(src, key string) []byte {
@@ -74,7 +88,7 @@ func dedupKey(src, key string) []byte {
 }
 
 func dedupExpKey(at int64, src, key string) []byte {
-	k := be64([]byte{pDedupExp}, uint64(at))
+	k := be64([]byte{pDedupExp}, tsKey(at))
 	k = append(k, src...)
 	k = append(k, 0)
 	return append(k, key...)

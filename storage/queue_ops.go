@@ -145,7 +145,7 @@ func (t *Txn) available(q string, n int) []candidate {
 	var out []candidate
 	for _, kind := range []byte{pReady, pLeased} {
 		p := queuePrefix(kind, q)
-		end := be64(append([]byte(nil), p...), uint64(t.now)+1)
+		end := be64(append([]byte(nil), p...), tsKey(t.now)+1)
 		first := end // nothing live at or before now
 		t.scan(t.s.heads.start(p), end, n, func(k, _ []byte) bool {
 			if bytes.Compare(k, first) < 0 {

@@ -74,7 +74,7 @@ func (sn *Snapshot) WriteTo(w io.Writer) (int64, error) {
 // Release frees the snapshot.
 func (sn *Snapshot) Release() {
 	if sn.snap != nil {
-		sn.snap.Close()
+		sn.snap.Close() // #nosec G104 -- pebble's Snapshot.Close always returns nil
 		sn.snap = nil
 		sn.s.mu.RUnlock()
 	}
@@ -110,12 +110,12 @@ func (s *Store) Restore(r io.Reader) error {
 		return err
 	}
 	if err := load(db, br); err != nil {
-		db.Close()
-		s.removeAll(path)
+		db.Close()        // #nosec G104 -- cleanup of a failed restore: the load error is the one to report
+		s.removeAll(path) // #nosec G104 -- best effort: the next restore removes path before using it
 		return err
 	}
 	if err := db.LogData(nil, pebble.Sync); err != nil {
-		db.Close()
+		db.Close() // #nosec G104 -- cleanup of a failed restore: the sync error is the one to report
 		return fmt.Errorf("storage: restore sync: %w", err)
 	}
 	s.mu.Lock()
@@ -126,7 +126,7 @@ func (s *Store) Restore(r io.Reader) error {
 	if err := s.writeCurrent(); err != nil {
 		return err
 	}
-	old.Close()
+	old.Close() // #nosec G104 -- the new database is live and CURRENT names it; the replaced one is deleted next, nothing to recover
 	return s.removeAll(genDir(s.dir, oldGen))
 }
 
@@ -149,7 +149,7 @@ func readMagic(r *bufio.Reader) error {
 // load writes the records after the magic into db.
 func load(db *pebble.DB, r *bufio.Reader) error {
 	b := db.NewBatch()
-	defer func() { b.Close() }()
+	defer func() { b.Close() }() // #nosec G104 -- pebble's Batch.Close only fails on a second Close
 	err := readRecords(r, func(k, v []byte) error {
 		if err := b.Set(k, v, nil); err != nil {
 			return fmt.Errorf("storage: restore: %w", err)
@@ -158,7 +158,7 @@ func load(db *pebble.DB, r *bufio.Reader) error {
 			if err := b.Commit(pebble.NoSync); err != nil {
 				return fmt.Errorf("storage: restore: %w", err)
 			}
-			b.Close()
+			b.Close() // #nosec G104 -- committed above; Batch.Close only fails on a second Close
 			b = db.NewBatch()
 		}
 		return nil

@@ -93,7 +93,7 @@ func gcBefore(now int64, cfg *pb.QueueConfig) int64 {
 
 func (t *Txn) sweepDedup(limit int) int64 {
 	start := t.s.heads.start([]byte{pDedupExp})
-	end := be64([]byte{pDedupExp}, uint64(t.now)+1)
+	end := be64([]byte{pDedupExp}, tsKey(t.now)+1)
 	var keys [][]byte
 	t.scan(start, end, limit, func(k, _ []byte) bool {
 		keys = append(keys, append([]byte(nil), k...))
@@ -105,7 +105,7 @@ func (t *Txn) sweepDedup(limit int) int64 {
 		t.s.heads.raise([]byte{pDedupExp}, keys[0])
 	}
 	for _, k := range keys {
-		at := int64(binary.BigEndian.Uint64(k[1:9]))
+		at := tsFromKey(binary.BigEndian.Uint64(k[1:9]))
 		rest := k[9:]
 		d := &pb.DedupRecord{}
 		dk := append([]byte{pDedup}, rest...)

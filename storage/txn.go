@@ -35,7 +35,7 @@ type Txn struct {
 func (s *Store) Begin() *Txn {
 	s.mu.RLock()
 	t := &Txn{s: s, b: s.db.NewIndexedBatch(), stats: map[string]*pb.QueueStats{}, woken: map[string]struct{}{}}
-	t.now = int64(readU64(t.b, keyTime))
+	t.now = tsFromKey(readU64(t.b, keyTime))
 	return t
 }
 
@@ -95,7 +95,7 @@ func (t *Txn) writeMeta() {
 		}
 	}
 	t.set(keyApplied, binary.BigEndian.AppendUint64(nil, t.index))
-	t.set(keyTime, binary.BigEndian.AppendUint64(nil, uint64(t.now)))
+	t.set(keyTime, binary.BigEndian.AppendUint64(nil, tsKey(t.now)))
 }
 
 // Discard abandons the transaction. Its scans may have raised scan hints
@@ -103,7 +103,7 @@ func (t *Txn) writeMeta() {
 // from their index's beginning until raised again).
 func (t *Txn) Discard() {
 	t.s.heads.reset()
-	t.b.Close()
+	t.b.Close() // #nosec G104 -- pebble's Batch.Close only fails on a second Close; the batch is dropped uncommitted
 	t.s.mu.RUnlock()
 }
 

@@ -131,7 +131,7 @@ func (s *Store) countAfter(p []byte, now int64) (int64, int64) {
 		}
 	}
 	var n int64
-	for it.SeekGE(be64(append([]byte(nil), p...), uint64(now)+1)); it.Valid(); it.Next() {
+	for it.SeekGE(be64(append([]byte(nil), p...), tsKey(now)+1)); it.Valid(); it.Next() {
 		n++
 	}
 	return n, first
@@ -154,7 +154,7 @@ func (s *Store) NextAvailable(q string) (at int64, ok bool) {
 				at = a
 			}
 		}
-		it.Close()
+		it.Close() // #nosec G104 -- read-only iterator; NextAvailable is only a hint for when to try a lease, which reads again
 	}
 	return at, at >= 0
 }

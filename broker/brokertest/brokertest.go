@@ -20,13 +20,13 @@ import (
 func FreeAddr(tb testing.TB) string {
 	tb.Helper()
 	for range 200 {
-		port := 10000 + rand.IntN(22000)
+		port := 10000 + rand.IntN(22000) // #nosec G404 -- picks a test port to probe, nothing secret
 		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 		if err != nil {
 			continue
 		}
 		addr := l.Addr().String()
-		l.Close()
+		l.Close() // #nosec G104 -- a probe listener that never accepted; only its port is wanted
 		return addr
 	}
 	tb.Fatal("no free port found")
@@ -81,13 +81,15 @@ func MustOpenMember(tb testing.TB, cfg broker.Config, cc cluster.Config) (*broke
 	}
 	m, err := cluster.NewMember(b, cc)
 	if err != nil {
-		b.Close()
+		b.Close() // #nosec G104 -- cleanup before Fatalf; the NewMember error is the one reported
 		tb.Fatalf("cluster member: %v", err)
 	}
 	b.SetCluster(m)
 	tb.Cleanup(func() {
 		m.Close()
-		b.Close()
+		if err := b.Close(); err != nil {
+			tb.Errorf("close broker: %v", err)
+		}
 	})
 	WaitLeader(tb, b, 10*time.Second)
 	return b, m

@@ -54,7 +54,7 @@ func (n *Node) Restart(tb testing.TB) {
 func (n *Node) Stop() {
 	n.GRPC.Stop()
 	n.Member.Close()
-	n.Broker.Close()
+	n.Broker.Close() // #nosec G104 -- tests stop a node to see how the others behave; a shutdown error would not change what they check
 }
 
 // StartCluster starts n voters over real TCP on 127.0.0.1, bootstrapped
@@ -65,7 +65,7 @@ func StartCluster(tb testing.TB, n int, tune func(*broker.Config)) []*Node {
 	cfgs := make([]broker.Config, n)
 	for i := range cfgs {
 		id := fmt.Sprintf("n%d", i+1)
-		cfgs[i] = broker.Config{NodeID: id, DataDir: tb.TempDir(), RaftAddr: FreeAddr(tb), Raft: FastRaft}
+		cfgs[i] = broker.Config{NodeID: id, DataDir: tb.TempDir(), RaftAddr: FreeAddr(tb), ClusterKey: ClusterKey, Raft: FastRaft}
 		if tune != nil {
 			tune(&cfgs[i])
 		}
@@ -90,7 +90,7 @@ func TLS(tb testing.TB, ca *tlstest.CA) func(*broker.Config) {
 // StartJoiner starts a fresh node that waits to be added (--join).
 func StartJoiner(tb testing.TB, id string, tune func(*broker.Config)) *Node {
 	tb.Helper()
-	cfg := broker.Config{NodeID: id, DataDir: tb.TempDir(), RaftAddr: FreeAddr(tb), Raft: FastRaft, NoBootstrap: true}
+	cfg := broker.Config{NodeID: id, DataDir: tb.TempDir(), RaftAddr: FreeAddr(tb), ClusterKey: ClusterKey, Raft: FastRaft, NoBootstrap: true}
 	if tune != nil {
 		tune(&cfg)
 	}
@@ -98,7 +98,7 @@ func StartJoiner(tb testing.TB, id string, tune func(*broker.Config)) *Node {
 }
 
 // startNode opens a broker on cfg, attaches its cluster side (self's
-// addresses, the cluster key, and cfg.ClusterTLS for gRPC too) and serves
+// addresses, cfg.ClusterKey for gRPC too, and cfg.ClusterTLS for gRPC too) and serves
 // it on self.GRPCAddr.
 func startNode(tb testing.TB, cfg broker.Config, self cluster.Node) *Node {
 	tb.Helper()
@@ -109,17 +109,17 @@ func startNode(tb testing.TB, cfg broker.Config, self cluster.Node) *Node {
 	}
 	b, err := broker.Open(cfg)
 	if err != nil {
-		ln.Close()
+		ln.Close() // #nosec G104 -- cleanup before Fatalf; the Open error is the one reported
 		tb.Fatalf("open %s: %v", cfg.NodeID, err)
 	}
-	m, err := cluster.NewMember(b, cluster.Config{Self: self, Key: ClusterKey, TLS: cfg.ClusterTLS, Timeout: cfg.Raft.ApplyTimeout})
+	m, err := cluster.NewMember(b, cluster.Config{Self: self, Key: cfg.ClusterKey, TLS: cfg.ClusterTLS, Timeout: cfg.Raft.ApplyTimeout})
 	if err != nil {
-		ln.Close()
-		b.Close()
+		ln.Close() // #nosec G104 -- cleanup before Fatalf; the NewMember error is the one reported
+		b.Close()  // #nosec G104 -- cleanup before Fatalf; the NewMember error is the one reported
 		tb.Fatalf("cluster member %s: %v", cfg.NodeID, err)
 	}
 	b.SetCluster(m)
-	opts := append(broker.GRPCServerOptions(), grpc.UnaryInterceptor(cluster.AuthInterceptor(ClusterKey)))
+	opts := cluster.NodeAuth{ClusterKey: cfg.ClusterKey}.ServerOptions()
 	if creds := cluster.ServerCredentials(nil, cfg.ClusterTLS); creds != nil {
 		opts = append(opts, grpc.Creds(creds))
 	}

@@ -17,6 +17,10 @@ func NewFake(tb testing.TB) *broker.Broker {
 	if err != nil {
 		tb.Fatalf("open local broker: %v", err)
 	}
-	tb.Cleanup(func() { b.Close() })
+	tb.Cleanup(func() {
+		if err := b.Close(); err != nil {
+			tb.Errorf("close local broker: %v", err)
+		}
+	})
 	return b
 }

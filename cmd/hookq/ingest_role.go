@@ -42,10 +42,10 @@ func runIngestNode(ctx context.Context, c serveConfig, log *slog.Logger) error {
 	}
 	n, err := cluster.OpenIngest(cluster.IngestConfig{
 		NodeID: c.nodeID, HTTPAddr: advertised(ln.Addr(), hostPort()), Seeds: seeds, Key: key, Logger: log,
-		ClusterTLS: tlsSet.cluster,
+		ClusterTLS: tlsSet.cluster, Version: releaseString(),
 	})
 	if err != nil {
-		ln.Close()
+		ln.Close() // #nosec G104 -- cleanup on a failed start: the OpenIngest error is the one reported
 		return err
 	}
 	defer n.Close()

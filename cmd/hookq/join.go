@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -54,7 +55,7 @@ func postJoin(ctx context.Context, client *http.Client, endpoint, key string, bo
 	defer resp.Body.Close()
 	if resp.StatusCode/100 != 2 {
 		var eb bytes.Buffer
-		eb.ReadFrom(resp.Body)
+		eb.ReadFrom(io.LimitReader(resp.Body, 4<<10)) // #nosec G104 -- the status is the error; the body only adds detail, a read error just shortens it
 		return fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(eb.String()))
 	}
 	return nil

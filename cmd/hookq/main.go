@@ -32,6 +32,9 @@ Usage:
   hookq serve [flags]        run a node (hookq serve --dev for a local one)
   hookq bench [flags]        load-test an ingest URL and consume it back
   hookq bench cluster        start a local 3-node cluster and bench it
+  hookq backup --url U --token T --out FILE   stream a consistent backup from any voter
+  hookq restore --in FILE --data-dir DIR      seed a fresh node from a backup
+  hookq healthcheck [--url U]                 exit 0 when a node answers /readyz 200
   hookq version
 
 Run "hookq <command> -h" for a command's flags. Every flag also reads the
@@ -49,9 +52,14 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runServe(ctx, args[1:], stdout, stderr)
 	case "bench":
 		return runBench(ctx, args[1:], stdout, stderr)
-	case "version":
-		fmt.Fprintln(stdout, "hookq", version)
-		return nil
+	case "backup":
+		return runBackup(ctx, args[1:], stdout, stderr)
+	case "restore":
+		return runRestore(ctx, args[1:], stdout, stderr)
+	case "healthcheck":
+		return runHealthcheck(ctx, args[1:], stdout, stderr)
+	case "version", "--version", "-version":
+		return runVersion(args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -59,8 +67,6 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fmt.Fprint(stderr, usage)
 	return fmt.Errorf("unknown command %q", args[0])
 }
-
-var version = "dev"
 
 // applyEnv sets every flag not given on the command line from
 // HOOKQ_<FLAG> (dashes become underscores).

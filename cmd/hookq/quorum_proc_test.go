@@ -102,6 +102,8 @@ func TestLoneNodeAnswersUnavailableNotEmpty(t *testing.T) {
 		{"POST", "/hooks/unknown-source", "hi"},
 		{"GET", "/v1/queues/unknown-queue", nil},
 		{"GET", "/v1/queues/unknown-queue/next", nil},
+		{"GET", "/v1/queues/unknown-queue/messages", nil},
+		{"GET", "/v1/queues/empty/messages/00000000ffffffff", nil},
 	} {
 		code, out, h, err := call(c.method, lone.url(c.path), c.body)
 		if err != nil || code != 503 || h.Get("Retry-After") == "" || !strings.Contains(string(out), `"unavailable"`) {

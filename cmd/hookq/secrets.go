@@ -79,7 +79,7 @@ func readSecretFile(path string, log *slog.Logger) (string, error) {
 		log.Warn("secret file is readable by other users; chmod 600 it (or keep it on a private mount)",
 			"file", path, "mode", fmt.Sprintf("%04o", perm))
 	}
-	b, err := os.ReadFile(path)
+	b, err := os.ReadFile(path) // #nosec G304 -- the operator names the secret file (a *-file flag); checked above to be a regular file
 	if err != nil {
 		return "", fmt.Errorf("secret file: %w", err)
 	}
@@ -111,7 +111,7 @@ func credentialNotes(c serveConfig, clustered bool, log *slog.Logger) {
 	case c.clusterKey == "" && clustered:
 		log.Warn("no --cluster-key (and no admin token to default to): node-to-node calls will be refused")
 	case c.clusterKey != "" && c.clusterKey == c.adminToken && clustered:
-		log.Info("--cluster-key defaults to the admin token: every peer holds admin access; set --cluster-key-file to a separate secret")
+		log.Info("the cluster key is the admin token (the default without --cluster-key): every peer holds admin access; set --cluster-key-file to a separate secret")
 	}
 	switch {
 	case c.ingestKey == "":

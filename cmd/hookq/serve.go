@@ -17,6 +17,7 @@ import (
 	"github.com/hookq/hookq/broker"
 	"github.com/hookq/hookq/cluster"
 	"github.com/hookq/hookq/ingest"
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 )
 
@@ -74,7 +75,7 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug | info | warn | error")
 	c.tls.flags(fs)
 	fs.DurationVar(&c.bodyReadTimeout, "body-read-timeout", api.DefaultBodyReadTimeout, "a request body must arrive whole within this, from the end of its headers, or it is answered 408 and the connection closed")
-	fs.IntVar(&c.maxConns, "max-conns", api.DefaultMaxConns, "most open HTTP connections; more wait in the kernel's accept queue until one closes")
+	fs.IntVar(&c.maxConns, "max-conns", api.DefaultMaxConns, "most open HTTP connections, and most open gRPC connections; more wait in the kernel's accept queue until one closes")
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -137,40 +138,44 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	grpcLn, err := net.Listen("tcp", c.grpcAddr)
 	if err != nil {
-		httpLn.Close()
+		httpLn.Close() // #nosec G104 -- cleanup on a failed start: the listen error is the one reported
 		return fmt.Errorf("grpc listen: %w", err)
 	}
+	// One registry: the broker's metrics (the state machine's rejected ops)
+	// and the API's are served together on /metrics.
+	reg := prometheus.NewRegistry()
 	b, err := broker.Open(broker.Config{
-		NodeID: c.nodeID, DataDir: c.dataDir, RaftAddr: c.raftAddr, Peers: peers, NoBootstrap: c.join != "", Logger: log,
-		ClusterTLS: tlsSet.cluster,
+		NodeID: c.nodeID, DataDir: c.dataDir, RaftAddr: c.raftAddr, Peers: peers, NoBootstrap: c.join != "", ClusterKey: c.clusterKey, Logger: log,
+		ClusterTLS: tlsSet.cluster, Registry: reg, Version: releaseString(),
 	})
 	if err != nil {
-		httpLn.Close()
-		grpcLn.Close()
+		httpLn.Close() // #nosec G104 -- cleanup on a failed start: the broker.Open error is the one reported
+		grpcLn.Close() // #nosec G104 -- cleanup on a failed start: the broker.Open error is the one reported
 		return err
 	}
 	member, err := cluster.NewMember(b, cluster.Config{
-		Self: cluster.Node{ID: c.nodeID, RaftAddr: c.raftAddr, HTTPAddr: advertised(httpLn.Addr(), c.raftAddr), GRPCAddr: advertised(grpcLn.Addr(), c.raftAddr)},
+		Self: cluster.Node{ID: c.nodeID, RaftAddr: c.raftAddr, HTTPAddr: advertised(httpLn.Addr(), c.raftAddr), GRPCAddr: advertised(grpcLn.Addr(), c.raftAddr), Version: releaseString()},
 		Key:  c.clusterKey, TLS: tlsSet.cluster, PublicTLS: tlsSet.public != nil, Logger: log,
 	})
 	if err != nil {
-		httpLn.Close()
-		grpcLn.Close()
-		b.Close()
+		httpLn.Close() // #nosec G104 -- cleanup on a failed start: the cluster.NewMember error is the one reported
+		grpcLn.Close() // #nosec G104 -- cleanup on a failed start: the cluster.NewMember error is the one reported
+		b.Close()      // #nosec G104 -- cleanup on a failed start: the cluster.NewMember error is the one reported
 		return err
 	}
 	b.SetCluster(member)
-	gs := grpc.NewServer(tlsSet.grpcOptions(append(broker.GRPCServerOptions(), grpc.UnaryInterceptor(cluster.NodeAuth{ClusterKey: c.clusterKey, IngestKey: c.ingestKey}.UnaryInterceptor())))...)
+	gs := grpc.NewServer(tlsSet.grpcOptions(cluster.NodeAuth{ClusterKey: c.clusterKey, IngestKey: c.ingestKey}.ServerOptions())...)
 	member.Register(gs)
 	go func() {
-		if err := gs.Serve(grpcLn); err != nil {
+		// The gRPC port holds at most --max-conns connections too.
+		if err := gs.Serve(cluster.LimitListener(grpcLn, c.maxConns)); err != nil {
 			log.Error("grpc server", "err", err)
 		}
 	}()
 	srv := api.New(api.Config{
 		HTTPAddr: httpLn.Addr().String(), PublicURL: c.publicURL, AdminToken: c.adminToken, ClusterKey: c.clusterKey, IngestKey: c.ingestKey, Logger: log,
 		BodyReadTimeout: c.bodyReadTimeout, MaxConns: c.maxConns,
-		TLS: tlsSet.voterListener(), ClusterTLS: tlsSet.cluster != nil,
+		TLS: tlsSet.voterListener(), ClusterTLS: tlsSet.cluster != nil, Registry: reg,
 	}, b)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(httpLn) }()
@@ -184,7 +189,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if err := setupDev(ctx, b); err != nil {
 			log.Error("dev setup", "err", err)
 		} else {
-			printDevHelp(stdout, httpLn.Addr().String(), c.adminToken, c.dataDir)
+			base := "http://" + httpLn.Addr().String()
+			if tlsSet.public != nil {
+				base = "https://" + httpLn.Addr().String()
+			}
+			printDevHelp(stdout, base, c.adminToken, c.dataDir)
 		}
 	}
 
@@ -259,7 +268,7 @@ func setupDev(ctx context.Context, b *broker.Broker) error {
 		if err := src.Normalize(); err != nil {
 			return err
 		}
-		if _, err := b.PutSource(ctx, "demo", api.SourceRecord(src)); err != nil {
+		if _, err := b.PutSource(ctx, "demo", src); err != nil {
 			return err
 		}
 	}
@@ -268,22 +277,33 @@ func setupDev(ctx context.Context, b *broker.Broker) error {
 
 // printDevHelp prints how to use a --dev node, with the admin token and
 // data dir in effect.
+// addr is host:port (served over http) or a base URL with its scheme
+// (https:// when the listener speaks TLS). With no admin token the
+// commands show a <token> placeholder.
 func printDevHelp(w io.Writer, addr, token, dataDir string) {
 	if abs, err := filepath.Abs(dataDir); err == nil {
 		dataDir = abs
 	}
-	auth := shellQuote("Authorization: Bearer " + token)
+	base := addr
+	if !strings.Contains(base, "://") {
+		base = "http://" + base
+	}
+	shown, bearer := token, token
+	if token == "" {
+		shown, bearer = "none (/v1 accepts only tokens stored in the cluster)", "<token>" // #nosec G101 -- a placeholder shown when there is no token, not a credential
+	}
+	auth := shellQuote("Authorization: Bearer " + bearer)
 	fmt.Fprintf(w, `
-hookq dev node ready on http://%[1]s  (admin token: %[2]s, data: %[3]s)
+hookq dev node ready on %[1]s  (admin token: %[2]s, data: %[3]s)
 
   # post a webhook to source "demo" (feeds queue "demo")
-  curl -i -X POST http://%[1]s/hooks/demo -H 'Content-Type: application/json' -d '{"hello":"world"}'
+  curl -i -X POST %[1]s/hooks/demo -H 'Content-Type: application/json' -d '{"hello":"world"}'
   # fetch it (meta with ready-made ack/nack URLs is in X-Hookq-Meta)
-  curl -i -H %[4]s 'http://%[1]s/v1/queues/demo/next?wait=5s'
+  curl -i -H %[4]s '%[1]s/v1/queues/demo/next?wait=5s'
   # ack it with the deliveryId from the meta
-  curl -i -X POST -H %[4]s http://%[1]s/v1/queues/demo/deliveries/<deliveryId>/ack
+  curl -i -X POST -H %[4]s %[1]s/v1/queues/demo/deliveries/<deliveryId>/ack
 
-`, addr, token, dataDir, auth)
+`, base, shown, dataDir, auth)
 }
 
 // shellQuote quotes s for a POSIX shell.

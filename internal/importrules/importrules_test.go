@@ -43,6 +43,11 @@ var rules = []arrow{
 	{from: "cluster/...", to: "api/...", why: "node-to-node work never goes through the public API package"},
 	{from: "cluster/...", to: "storage/...", why: "cluster reads the node's state through broker"},
 	{from: "cluster/...", to: "raftfsm", why: "cluster reads the node's state through broker"},
+	{from: "bench/...", to: "api/...", why: "bench is a client of the public HTTP API only"},
+	{from: "bench/...", to: "broker/...", why: "bench is a client of the public HTTP API only"},
+	{from: "bench/...", to: "storage/...", why: "bench is a client of the public HTTP API only"},
+	{from: "bench/...", to: "raftfsm", why: "bench is a client of the public HTTP API only"},
+	{from: "internal/backupfile", to: "*", why: "the backup file format, a leaf"},
 	{from: "*", to: "cmd/...", why: "nothing imports the command"},
 }
 

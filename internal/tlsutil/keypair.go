@@ -25,6 +25,9 @@ type Keypair struct {
 	log               *slog.Logger
 
 	cur atomic.Pointer[tls.Certificate]
+	// check, when set, must accept a newly loaded pair (given the one in
+	// use) before it replaces it.
+	check func(next, prev *tls.Certificate) error
 
 	mu    sync.Mutex // serialises loads; guards seen
 	seen  stamp      // files as of the last load attempt
@@ -93,6 +96,11 @@ func (k *Keypair) loadLocked() error {
 	}
 	if c.Leaf == nil {
 		return fmt.Errorf("tlsutil: key pair %s: no leaf certificate", k.certFile)
+	}
+	if k.check != nil {
+		if err := k.check(&c, k.cur.Load()); err != nil {
+			return fmt.Errorf("tlsutil: key pair %s: %w", k.certFile, err)
+		}
 	}
 	k.cur.Store(&c)
 	k.loads.Add(1)

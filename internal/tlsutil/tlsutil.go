@@ -62,6 +62,21 @@ func LoadCluster(caFile, certFile, keyFile string, log *slog.Logger) (*Cluster, 
 	if err := verifyLeaf(kp.Certificate(), pool); err != nil {
 		return nil, fmt.Errorf("tlsutil: cluster certificate %s: %w", certFile, err)
 	}
+	// A reloaded pair passes the same checks as the first, or the node
+	// keeps the one it has (a pair of another CA, or an expired one, would
+	// take the node out of the cluster); and a voter's pair stays a
+	// voter's.
+	kp.mu.Lock()
+	kp.check = func(next, prev *tls.Certificate) error {
+		if err := verifyLeaf(next, pool); err != nil {
+			return fmt.Errorf("not a valid certificate of the cluster CA: %w", err)
+		}
+		if prev != nil && prev.Leaf.VerifyHostname(ClusterServerName) == nil && next.Leaf.VerifyHostname(ClusterServerName) != nil {
+			return fmt.Errorf("the certificate in use is a voter's (valid for %q) and the new one is not", ClusterServerName)
+		}
+		return nil
+	}
+	kp.mu.Unlock()
 	return &Cluster{CA: pool, Cert: kp}, nil
 }
 

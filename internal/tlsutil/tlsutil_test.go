@@ -175,3 +175,44 @@ func TestPeerServerAdmitsOnlyVoterCertificatesOfTheClusterCA(t *testing.T) {
 		})
 	}
 }
+
+// Issue 9 review, item 4: a reloaded cluster pair passes the checks of
+// the first load (it chains to the cluster CA and has not expired), and a
+// voter's stays valid for the cluster name; otherwise the pair in use
+// stays. A good rotation is still taken.
+func TestClusterReloadRefusesAPairTheNodeWouldRefuseAtStart(t *testing.T) {
+	ca, rogue := tlstest.NewCA(t, "cluster"), tlstest.NewCA(t, "rogue")
+	first := ca.Node(t, "n1")
+	c, err := tlsutil.LoadCluster(ca.CAFile, first.CertFile, first.KeyFile, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	expired := tlstest.NodeOpts("n1")
+	expired.NotAfter = time.Now().Add(-time.Minute)
+	clientOnly := tlstest.Opts{CommonName: "n1", Client: true}
+	for _, tc := range []struct {
+		name  string
+		issue func() tlstest.Issued
+	}{
+		{"pair of another CA", func() tlstest.Issued { return rogue.IssueTo(t, tlstest.NodeOpts("n1"), first.CertFile, first.KeyFile) }},
+		{"expired pair of the cluster CA", func() tlstest.Issued { return ca.IssueTo(t, expired, first.CertFile, first.KeyFile) }},
+		{"client-only pair replacing a voter's", func() tlstest.Issued { return ca.IssueTo(t, clientOnly, first.CertFile, first.KeyFile) }},
+	} {
+		tc.issue()
+		if err := c.Cert.Reload(); err == nil {
+			t.Errorf("%s: reload succeeded", tc.name)
+		} else {
+			t.Logf("%s: %v", tc.name, err)
+		}
+		if got := c.Cert.Certificate().Leaf.SerialNumber; got.Cmp(first.Serial) != 0 {
+			t.Errorf("%s: serial in use %v, want the first %v", tc.name, got, first.Serial)
+		}
+	}
+	second := ca.IssueTo(t, tlstest.NodeOpts("n1"), first.CertFile, first.KeyFile)
+	if err := c.Cert.Reload(); err != nil {
+		t.Fatalf("a good rotation: %v", err)
+	}
+	if got := c.Cert.Certificate().Leaf.SerialNumber; got.Cmp(second.Serial) != 0 {
+		t.Fatalf("serial after a good rotation %v, want %v", got, second.Serial)
+	}
+}

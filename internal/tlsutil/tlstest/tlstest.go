@@ -70,6 +70,8 @@ type Opts struct {
 	IPs        []net.IP
 	// Server and Client set the extended key usages.
 	Server, Client bool
+	// NotAfter, when set, ends the validity (default: a day from now).
+	NotAfter time.Time
 }
 
 // Issued is a certificate and its key, in memory and on disk.
@@ -113,6 +115,9 @@ func (ca *CA) issue(tb testing.TB, o Opts, certFile, keyFile string) Issued {
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		DNSNames:     o.DNS,
 		IPAddresses:  o.IPs,
+	}
+	if !o.NotAfter.IsZero() {
+		tmpl.NotAfter = o.NotAfter
 	}
 	if o.Server {
 		tmpl.ExtKeyUsage = append(tmpl.ExtKeyUsage, x509.ExtKeyUsageServerAuth)

@@ -1,0 +1,293 @@
+package bench
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+)
+
+// ClusterConfig is `hookq bench cluster`: a local 3-voter cluster, an
+// ingest phase, then a consume phase that settles everything ingested.
+// The Target, Secret and Count fields of Ingest and Consume are filled in
+// by RunCluster; Consume.Duration is the consume phase's time cap and
+// Consume.Warmup is not used (the ingest phase warmed the cluster, and the
+// consume phase measures the whole drain).
+type ClusterConfig struct {
+	Binary   string // hookq binary to run as `serve` (the running one)
+	Ingest   IngestConfig
+	Consume  ConsumeConfig
+	Via      string // leader | follower: the node every client talks to
+	Keep     bool   // keep the data dirs and node logs
+	Progress io.Writer
+	Logger   *slog.Logger
+}
+
+const clusterSize = 3
+
+func (c *ClusterConfig) validate() error {
+	if c.Binary == "" {
+		return invalid("no hookq binary to start")
+	}
+	if c.Via != "leader" && c.Via != "follower" {
+		return invalid("--via %q: want leader or follower", c.Via)
+	}
+	// The target is filled in later; check everything else now.
+	in, out := c.Ingest, c.Consume
+	in.Target = Target{URL: "http://127.0.0.1:1", Source: "bench", Queue: "bench"}
+	out.Target = Target{URL: "http://127.0.0.1:1", Token: "t", Source: "bench", Queue: "bench"}
+	in.Secret = NewSecret(in.Provider)
+	if err := in.validate(); err != nil {
+		return err
+	}
+	return out.validate()
+}
+
+// RunCluster starts three `hookq serve` voters on loopback in a temporary
+// directory, creates the queue and a signed source, runs the ingest phase
+// and then the consume phase through one node, measures the CPU every node
+// used in each phase, and stops the nodes it started. The first error
+// from a node is returned with the end of its log.
+func RunCluster(ctx context.Context, cfg ClusterConfig) (*Report, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	log := logger(cfg.Logger)
+	dir, err := os.MkdirTemp("", "hookq-bench-")
+	if err != nil {
+		return nil, fmt.Errorf("cluster: %w", err)
+	}
+	if cfg.Keep {
+		log.Info("keeping node data and logs", "dir", dir)
+	} else {
+		defer os.RemoveAll(dir)
+	}
+	token := randomHex(16)
+	tokenFile := filepath.Join(dir, "admin-token")
+	if err := os.WriteFile(tokenFile, []byte(token+"\n"), 0o600); err != nil {
+		return nil, fmt.Errorf("cluster: %w", err)
+	}
+	nodes, err := newNodes(dir, clusterSize)
+	if err != nil {
+		return nil, err
+	}
+	var peers []string
+	for _, n := range nodes {
+		peers = append(peers, n.id+"="+n.raft)
+	}
+	defer stopNodes(nodes, log)
+	for _, n := range nodes {
+		if err := n.start(cfg.Binary, strings.Join(peers, ","), tokenFile); err != nil {
+			return nil, err
+		}
+		log.Info("node started", "node", n.id, "pid", n.pid(), "http", n.http, "raft", n.raft, "log", n.logPath)
+	}
+	for _, n := range nodes {
+		if err := n.waitReady(ctx, 60*time.Second); err != nil {
+			return nil, err
+		}
+	}
+	leader, err := findLeader(ctx, nodes, token)
+	if err != nil {
+		return nil, err
+	}
+	via := leader
+	if cfg.Via == "follower" {
+		for _, n := range nodes {
+			if n != leader {
+				via = n
+				break
+			}
+		}
+	}
+	r := NewReport("cluster")
+	r.Cluster = &ClusterInfo{Leader: leader.id, Via: via.id}
+	for _, n := range nodes {
+		r.Cluster.Nodes = append(r.Cluster.Nodes, ClusterNode{ID: n.id, PID: n.pid(), HTTP: n.http, DataDir: n.dir})
+	}
+
+	t := Target{URL: via.url(), Token: token, Source: "bench", Queue: "bench"}
+	in := cfg.Ingest
+	in.Target, in.Secret, in.Progress, in.Logger = t, NewSecret(in.Provider), nil, cfg.Logger
+	if err := Setup(ctx, Target{URL: leader.url(), Token: token, Source: t.Source, Queue: t.Queue}, in.Provider, in.Secret); err != nil {
+		return nil, err
+	}
+	roles := func(n *node) string {
+		if n == leader {
+			return "leader"
+		}
+		return "follower"
+	}
+
+	// Ingest.
+	fmt.Fprintf(progressOr(cfg.Progress), "ingest: %s through %s (%s)\n", phaseSettings(in), via.id, roles(via))
+	cpu0 := sampleCPU(nodes)
+	start := time.Now()
+	g, err := newIngester(in, realClock{}, start)
+	if err != nil {
+		return nil, err
+	}
+	stop := startProgress(cfg.Progress, start, progressLine{"ingest", g.rec})
+	ip := g.runWorkers(ctx)
+	stop()
+	ip.CPU = cpuReport(nodes, roles, cpu0, sampleCPU(nodes), time.Since(start), ip.Total())
+	r.Phases = append(r.Phases, ip)
+	if err := checkAlive(nodes); err != nil {
+		return r, err
+	}
+	if ctx.Err() != nil {
+		return r, ctx.Err()
+	}
+
+	// Consume everything ingest got in.
+	out := cfg.Consume
+	out.Target, out.Count, out.Warmup, out.Progress, out.Logger = t, ip.Total(), 0, nil, cfg.Logger
+	fmt.Fprintf(progressOr(cfg.Progress), "consume: %d messages, %s through %s (%s), at most %v\n",
+		out.Count, out.Mode, via.id, roles(via), out.Duration)
+	cpu0 = sampleCPU(nodes)
+	start = time.Now()
+	c, err := newConsumer(out, realClock{}, start, false, start.Add(out.Duration))
+	if err != nil {
+		return r, err
+	}
+	if out.Count > 0 {
+		stop = startProgress(cfg.Progress, start, progressLine{"consume", c.rec})
+		cp := c.runWorkers(ctx)
+		stop()
+		cp.CPU = cpuReport(nodes, roles, cpu0, sampleCPU(nodes), time.Since(start), cp.Total())
+		r.Phases = append(r.Phases, cp)
+	}
+	if err := checkAlive(nodes); err != nil {
+		return r, err
+	}
+	qs, err := GetQueueStats(ctx, Target{URL: leader.url(), Token: token, Queue: t.Queue})
+	if err != nil {
+		return r, err
+	}
+	r.Cluster.Queue = &qs
+	return r, nil
+}
+
+func progressOr(w io.Writer) io.Writer {
+	if w == nil {
+		return io.Discard
+	}
+	return w
+}
+
+func phaseSettings(in IngestConfig) string {
+	return Settings{Provider: in.Provider, Size: in.Size, Concurrency: in.Concurrency, Rate: in.Rate}.String() +
+		fmt.Sprintf(", %v + %v warmup", in.Duration, in.Warmup)
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// findLeader asks the nodes who leads until one answers.
+func findLeader(ctx context.Context, nodes []*node, token string) (*node, error) {
+	c := newHTTPClient(1, 5*time.Second)
+	defer closeIdle(c)
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, n := range nodes {
+			var v clusterView
+			if call(ctx, c, http.MethodGet, n.url()+"/v1/cluster", token, nil, &v) != nil {
+				continue
+			}
+			for _, m := range nodes {
+				if m.id == v.Leader {
+					return m, nil
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return nil, fmt.Errorf("cluster: no leader within 30s")
+}
+
+func checkAlive(nodes []*node) error {
+	for _, n := range nodes {
+		if !n.alive() {
+			return fmt.Errorf("%w: %s during the run:\n%s", ErrNodeExited, n.id, n.logTail())
+		}
+	}
+	return nil
+}
+
+// stopNodes stops every node we started, all at once.
+func stopNodes(nodes []*node, log *slog.Logger) {
+	var wg sync.WaitGroup
+	for _, n := range nodes {
+		if n.cmd == nil {
+			continue
+		}
+		wg.Go(func() {
+			n.stop(20 * time.Second)
+			log.Info("node stopped", "node", n.id, "pid", n.pid())
+		})
+	}
+	wg.Wait()
+}
+
+// cpuSample is the CPU time of each node (by index) and of this process;
+// a negative value means it could not be read.
+type cpuSample struct {
+	nodes []time.Duration
+	self  time.Duration
+}
+
+func sampleCPU(nodes []*node) cpuSample {
+	s := cpuSample{nodes: make([]time.Duration, len(nodes))}
+	for i, n := range nodes {
+		d, err := procCPU(n.pid())
+		if err != nil {
+			d = -1
+		}
+		s.nodes[i] = d
+	}
+	if d, err := procCPU(os.Getpid()); err == nil {
+		s.self = d
+	} else {
+		s.self = -1
+	}
+	return s
+}
+
+// cpuReport divides what each node used between a and b by msgs; nil
+// when /proc could not be read.
+func cpuReport(nodes []*node, role func(*node) string, a, b cpuSample, wall time.Duration, msgs int64) *PhaseCPU {
+	c := &PhaseCPU{Messages: msgs, WallSeconds: round2(wall.Seconds())}
+	var sum float64
+	for i, n := range nodes {
+		if a.nodes[i] < 0 || b.nodes[i] < 0 {
+			return nil
+		}
+		s := (b.nodes[i] - a.nodes[i]).Seconds()
+		sum += s
+		c.Nodes = append(c.Nodes, NodeCPU{ID: n.id, Role: role(n), PID: n.pid(), CPUSeconds: round2(s),
+			Cores: round2(s / wall.Seconds()), UsPerMsg: usPer(s, msgs)})
+	}
+	c.NodesUsPerMsg = usPer(sum, msgs)
+	if a.self >= 0 && b.self >= 0 {
+		s := (b.self - a.self).Seconds()
+		c.ClientSeconds, c.ClientUsPerMsg = round2(s), usPer(s, msgs)
+	}
+	return c
+}
+
+func round2(v float64) float64 { return float64(int64(v*100+0.5)) / 100 }

@@ -1,0 +1,11 @@
+//go:build !linux
+
+package bench
+
+import "syscall"
+
+// nodeProcAttr puts a node in its own process group, so a Ctrl-C at the
+// terminal reaches only bench, which then stops the node itself.
+func nodeProcAttr() *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Setpgid: true}
+}
