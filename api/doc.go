@@ -4,8 +4,8 @@
 // errors to an HTTP status and error code.
 //
 // api talks to the node only through the role interfaces it declares in
-// backend.go (Ingester, Consumer, Admin, ClusterInfo, Authenticator), in
-// broker's and ingest's vocabulary: it imports neither storage nor the
+// backend.go (Ingester, Consumer, Admin, ClusterInfo, Authenticator,
+// Backupper), in broker's and ingest's vocabulary: it imports neither storage nor the
 // Raft commands (proto/raftcmd), which internal/importrules enforces.
 // Tests run most handlers over brokertest.NewFake (no Raft) and keep real
 // Raft for the cluster routes, quorum and shutdown.
