@@ -1,7 +1,7 @@
 # hookq — see README.md. Every target works on a fresh machine after .ci/run's installs.
 GO        ?= go
 BIN       ?= bin/hookq
-PKGS_RACE := ./storage/... ./raftfsm/... ./broker/... ./api/...
+PKGS_RACE := ./storage/... ./raftfsm/... ./broker/... ./cluster/... ./api/...
 export PATH := $(shell $(GO) env GOPATH)/bin:$(PATH)
 
 .PHONY: build run test test-short race fuzz proto bench lint clean docker docker-test
