@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"time"
 
@@ -61,6 +62,15 @@ func (o *benchOutput) flags(fs *flag.FlagSet) {
 	fs.StringVar(&o.json, "json", "", "also write the results as JSON to this file")
 	fs.BoolVar(&o.quiet, "quiet", false, "no live progress on stderr")
 	fs.StringVar(&o.logLevel, "log-level", "warn", "debug | info | warn | error (debug logs every failed request)")
+}
+
+// parse parses a bench subcommand's flags and environment and returns the
+// logger they ask for.
+func (o *benchOutput) parse(fs *flag.FlagSet, args []string, stderr io.Writer) (*slog.Logger, error) {
+	if err := parseBench(fs, args); err != nil {
+		return nil, err
+	}
+	return newLogger(o.logLevel, stderr)
 }
 
 func (o *benchOutput) progress(stderr io.Writer) io.Writer {
@@ -142,10 +152,7 @@ func benchIngest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	ingestFlags(fs, &c, true)
 	fs.BoolVar(&setup, "setup", false, "first create (or replace) --queue and --source, verified as --provider, with the admin --token")
 	out.flags(fs)
-	if err := parseBench(fs, args); err != nil {
-		return err
-	}
-	log, err := newLogger(out.logLevel, stderr)
+	log, err := out.parse(fs, args, stderr)
 	if err != nil {
 		return err
 	}
@@ -175,10 +182,7 @@ func benchConsume(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fs.Int64Var(&c.Count, "count", 0, "stop once this many messages are settled (0: no count)")
 	fs.BoolVar(&c.Drain, "drain", false, "rest: stop once a lease finds the queue empty (after waiting 1s)")
 	out.flags(fs)
-	if err := parseBench(fs, args); err != nil {
-		return err
-	}
-	log, err := newLogger(out.logLevel, stderr)
+	log, err := out.parse(fs, args, stderr)
 	if err != nil {
 		return err
 	}
@@ -203,10 +207,7 @@ func benchE2E(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.DurationVar(&c.Drain, "drain-timeout", 0, "after ingest ends, how long consumers may take to settle what it sent (default max(--duration, 10s))")
 	fs.BoolVar(&setup, "setup", false, "first create (or replace) --queue and --source, verified as --provider, with the admin --token")
 	out.flags(fs)
-	if err := parseBench(fs, args); err != nil {
-		return err
-	}
-	log, err := newLogger(out.logLevel, stderr)
+	log, err := out.parse(fs, args, stderr)
 	if err != nil {
 		return err
 	}
@@ -237,10 +238,7 @@ func benchCluster(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fs.BoolVar(&c.Keep, "keep", false, "keep the nodes' data dirs and logs (the path is logged)")
 	fs.StringVar(&c.Binary, "binary", "", "hookq binary to start (default: this one)")
 	out.flags(fs)
-	if err := parseBench(fs, args); err != nil {
-		return err
-	}
-	log, err := newLogger(out.logLevel, stderr)
+	log, err := out.parse(fs, args, stderr)
 	if err != nil {
 		return err
 	}
