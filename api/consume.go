@@ -44,7 +44,6 @@ func (s *Server) handleNext(w http.ResponseWriter, r *http.Request, q string) {
 		return
 	}
 	d := ds[0]
-	s.metrics.delivered.WithLabelValues(q).Inc()
 	meta, err := s.metaHeader(d)
 	if err != nil {
 		s.writeError(w, r, fmt.Errorf("delivery %s: encoding meta: %w", d.DeliveryID, err))
@@ -137,7 +136,6 @@ func (s *Server) handleDeliveryAction(w http.ResponseWriter, r *http.Request, q 
 		s.writeError(w, r, fmt.Errorf("delivery %s: %w", id, err))
 		return
 	}
-	s.metrics.settled.WithLabelValues(q, item.Action.String()).Inc()
 	if item.Action == broker.Extend {
 		s.streams.settled(q, id, res[0].LeaseExpires.UnixNano())
 		writeJSON(w, http.StatusOK, map[string]string{"leaseExpiresAt": rfc3339Time(res[0].LeaseExpires)})
@@ -197,7 +195,6 @@ func (s *Server) handleLease(w http.ResponseWriter, r *http.Request, q string) {
 	for _, d := range ds {
 		out.Messages = append(out.Messages, s.envelope(d))
 	}
-	s.metrics.delivered.WithLabelValues(q).Add(float64(len(ds)))
 	writeJSON(w, http.StatusOK, out)
 }
 
@@ -265,12 +262,11 @@ func (s *Server) handleSettle(w http.ResponseWriter, r *http.Request, q string) 
 	out := struct {
 		Results []result `json:"results"`
 	}{Results: make([]result, 0, len(res))}
-	for i, it := range res {
+	for _, it := range res {
 		status := "ok"
 		if it.Err != nil {
 			_, status = classify(it.Err)
 		} else {
-			s.metrics.settled.WithLabelValues(q, items[i].Action.String()).Inc()
 			s.streams.settled(q, it.DeliveryID, 0)
 		}
 		out.Results = append(out.Results, result{DeliveryID: it.DeliveryID, Status: status})

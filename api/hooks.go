@@ -21,11 +21,16 @@ var credentialHeaders = map[string]bool{"Authorization": true, "X-Webhook-Token"
 // enqueue; 202 only once the message is committed by a Raft majority.
 func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("source")
+	start := time.Now()
+	sw := &statusWriter{ResponseWriter: w}
+	w = sw
 	src, err := s.in.Source(name)
 	if err != nil {
 		s.writeError(w, r, fmt.Errorf("source %q: %w", name, err))
+		s.metrics.requests.WithLabelValues(unknownSource, sw.code()).Inc()
 		return
 	}
+	defer func() { s.metrics.requests.WithLabelValues(name, sw.code()).Inc() }()
 	cfg := src.SourceConfig
 	// A source that feeds no queue (its queues were deleted) or whose
 	// stored settings no longer validate is the operator's to fix: answer
@@ -85,7 +90,8 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) {
 	})
 	if err != nil {
 		if errors.Is(err, broker.ErrQueueFull) {
-			s.metrics.rejected.WithLabelValues(name, "queue_full").Inc()
+			s.metrics.rejections.WithLabelValues(name, "queue_full").Inc()
+			s.metrics.recent.add(name, "queue_full")
 		}
 		if errors.Is(err, broker.ErrQueueNotFound) {
 			// Deleted between reading the source and committing.
@@ -97,10 +103,8 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) {
 	status := http.StatusAccepted
 	if out.Duplicate {
 		status = http.StatusOK
-		s.metrics.duplicates.WithLabelValues(name).Inc()
-	} else {
-		s.metrics.accepted.WithLabelValues(name).Inc()
 	}
+	s.metrics.ingestDuration.Observe(time.Since(start).Seconds())
 	writeJSON(w, status, map[string]any{"messageId": out.MessageID, "duplicate": out.Duplicate})
 }
 
@@ -109,7 +113,8 @@ func (s *Server) reject(w http.ResponseWriter, r *http.Request, source, reason s
 	if reason == "" {
 		reason = "other"
 	}
-	s.metrics.rejected.WithLabelValues(source, reason).Inc()
+	s.metrics.rejections.WithLabelValues(source, reason).Inc()
+	s.metrics.recent.add(source, reason)
 	s.log.Info("webhook rejected", "source", source, "reason", reason, "remote", r.RemoteAddr, "err", err)
 	s.writeError(w, r, err)
 }

@@ -42,7 +42,7 @@ func TestHookRepeatedProviderEventIDIsADuplicate(t *testing.T) {
 				t.Fatalf("stored messageId = %s, want %s", got.meta.MessageID, first.MessageID)
 			}
 			e.hookExpectEmpty(p.name)
-			if got := e.hookMetric("hookq_ingest_duplicates_total", map[string]string{"source": p.name}); got != 1 {
+			if got := e.hookMetric("hookq_ingest_requests_total", map[string]string{"source": p.name, "code": "200"}); got != 1 {
 				t.Fatalf("duplicates counter = %v, want 1", got)
 			}
 		})

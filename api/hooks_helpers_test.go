@@ -186,10 +186,10 @@ func hookSameLabels(a, b map[string]string) bool {
 	return true
 }
 
-// hookRejected is hookq_ingest_rejected_total{source,reason}.
+// hookRejected is hookq_ingest_rejections_total{source,reason}.
 func (e *env) hookRejected(source, reason string) float64 {
 	e.t.Helper()
-	return e.hookMetric("hookq_ingest_rejected_total", map[string]string{"source": source, "reason": reason})
+	return e.hookMetric("hookq_ingest_rejections_total", map[string]string{"source": source, "reason": reason})
 }
 
 // hookChunked sends a POST with Transfer-Encoding: chunked over a plain TCP

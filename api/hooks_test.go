@@ -318,9 +318,9 @@ func TestHookRefusesBadSignaturesAndStoresNothing(t *testing.T) {
 				}
 				e.hookExpectEmpty(name)
 				if got := e.hookRejected(name, c.reason); got != 1 {
-					t.Fatalf("hookq_ingest_rejected_total{source=%q,reason=%q} = %v, want 1", name, c.reason, got)
+					t.Fatalf("hookq_ingest_rejections_total{source=%q,reason=%q} = %v, want 1", name, c.reason, got)
 				}
-				if got := e.hookMetric("hookq_ingest_accepted_total", map[string]string{"source": name}); got != 0 {
+				if got := e.hookMetric("hookq_ingest_requests_total", map[string]string{"source": name, "code": "202"}); got != 0 {
 					t.Fatalf("accepted counter = %v, want 0", got)
 				}
 			})

@@ -174,6 +174,10 @@ func (s *Server) handleReady(w http.ResponseWriter, _ *http.Request) {
 // ServeHTTP makes Server an http.Handler. A request with a body must
 // send all of it within BodyReadTimeout (serveBodyDeadline).
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.instrument(w, r, s.serve)
+}
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if r.Body == nil || r.Body == http.NoBody {
 		s.mux.ServeHTTP(w, r)
 		return

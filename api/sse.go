@@ -403,7 +403,6 @@ func (st *sseStream) send(ctx context.Context, ds []broker.Delivery) error {
 		}
 		fmt.Fprintf(&st.buf, "event: message\nid: %s\ndata: %s\n\n", d.DeliveryID, data)
 	}
-	st.srv.metrics.delivered.WithLabelValues(st.q).Add(float64(len(ds)))
 	return st.flush(ctx)
 }
 

@@ -63,6 +63,9 @@ func (r *clusterRef) get() Cluster {
 // SetCluster installs the node's cluster side (see Cluster). A node that
 // already leads tells it at once (lead may have run before).
 func (b *Broker) SetCluster(c Cluster) {
+	if b.obs != nil {
+		c = countingLeader{innerCluster: c, errs: b.obs.forwardErrors}
+	}
 	b.cluster.v.Store(&c)
 	if b.IsLeader() {
 		c.Elected()

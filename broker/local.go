@@ -44,7 +44,11 @@ func OpenLocal(cfg Config) (*Broker, error) {
 	b.local = &localLog{fsm: signalingFSM{FSM: b.fsm, applied: &b.applied}, index: store.AppliedIndex()}
 	// It leads from the start and has applied every entry there is.
 	b.readable.Store(true)
-	b.batcher = newBatcher(b.ctx, cfg.Batch, b.dispatchBatch)
+	if err := b.startObserving(); err != nil {
+		b.closeStores() // #nosec G104 -- cleanup on a failed OpenLocal: the Register error is the one returned
+		return nil, err
+	}
+	b.batcher = newBatcher(b.ctx, cfg.Batch, b.obs.observeDispatch(b.dispatchBatch))
 	b.wg.Add(2)
 	go b.batcher.run(b.ctx, &b.wg)
 	go func() {

@@ -35,6 +35,7 @@ type Broker struct {
 	cluster   clusterRef // the node's cluster side (SetCluster)
 	applied   appliedSignal
 	metrics   prometheus.Registerer // where the FSM's collector is registered
+	obs       *nodeMetrics          // the node's metrics (metrics.go)
 	// leaderSync coalesces read-index round trips to the leader.
 	leaderSync coalesce.Group
 
@@ -128,7 +129,10 @@ func Open(cfg Config) (*Broker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("broker: raft: %w", err)
 	}
-	b.batcher = newBatcher(b.ctx, cfg.Batch, b.dispatchBatch)
+	if err := b.startObserving(); err != nil {
+		return nil, fmt.Errorf("broker: metrics: %w", err)
+	}
+	b.batcher = newBatcher(b.ctx, cfg.Batch, b.obs.observeDispatch(b.dispatchBatch))
 	b.wg.Add(2)
 	go b.batcher.run(b.ctx, &b.wg)
 	go b.watchLeadership(&b.wg)
@@ -169,7 +173,7 @@ func (b *Broker) initialConfiguration() raft.Configuration {
 }
 
 func (b *Broker) hclog(name string) hclog.Logger {
-	return hclog.New(&hclog.LoggerOptions{Name: "raft-" + name, Level: hclog.Warn, Output: os.Stderr})
+	return hclogFor(b, name)
 }
 
 // watchLeadership runs leader-only duties while this node leads.
@@ -278,5 +282,6 @@ func (b *Broker) closeStores() error {
 	if b.metrics != nil {
 		b.metrics.Unregister(b.fsm.Collector())
 	}
+	b.stopObserving()
 	return errors.Join(errs...)
 }

@@ -154,7 +154,9 @@ func (b *Broker) leaseNow(ctx context.Context, q string, opt LeaseOptions) ([]De
 	if err != nil {
 		return nil, err
 	}
-	return deliveriesOf(r.Deliveries), r.Err
+	ds := deliveriesOf(r.Deliveries)
+	b.obs.observeLease(q, ds)
+	return ds, r.Err
 }
 
 // Settle applies ack / nack / reject / extend items to deliveries of q.
@@ -202,6 +204,7 @@ func (b *Broker) Settle(ctx context.Context, q string, items []SettleItem) ([]Se
 	for j, i := range at {
 		out[i] = settleResultOf(r.Items[j])
 	}
+	b.obs.observeSettle(q, items, out)
 	return out, nil
 }
 
