@@ -172,6 +172,7 @@ func (s *Server) handleReplay(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, selectionError(q, "replay", "since/until or messageIds", err))
 		return
 	}
+	auditAttr(r, "replayed", n)
 	writeJSON(w, http.StatusOK, map[string]int64{"replayed": n})
 }
 
@@ -206,6 +207,7 @@ func (s *Server) handleRedrive(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, selectionError(q, "redrive", "messageIds", err))
 		return
 	}
+	auditAttr(r, "redriven", n)
 	writeJSON(w, http.StatusOK, map[string]int64{"redriven": n})
 }
 
@@ -228,5 +230,6 @@ func (s *Server) handlePurge(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, fmt.Errorf("queue %q: %w", q, err))
 		return
 	}
+	auditAttr(r, "purged", n)
 	writeJSON(w, http.StatusOK, map[string]int64{"purged": n})
 }

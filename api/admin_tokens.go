@@ -52,6 +52,7 @@ func (s *Server) handleCreateToken(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	auditAttr(r, "token", body.Name)
 	if !ingest.ValidName(body.Name) {
 		s.writeError(w, r, nameError("name", body.Name))
 		return

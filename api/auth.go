@@ -91,6 +91,7 @@ func (s *Server) authenticate(r *http.Request) (principal, error) {
 // A node key passes here only on its routes (authenticate saw to that).
 func (s *Server) authorize(w http.ResponseWriter, r *http.Request, kind, q string) (principal, bool) {
 	p, err := s.authenticate(r)
+	auditWho(r, p.name)
 	if err == nil && !p.node && !p.can(kind, q) {
 		err = errForbidden
 	}

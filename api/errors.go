@@ -38,9 +38,10 @@ type errorBody struct {
 // writeError answers err as the JSON error shape of docs/API.md §2.6.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	status, code := classify(err)
+	auditError(r, code)
 	var body errorBody
 	body.Error.Code = code
-	body.Error.Message = err.Error()
+	body.Error.Message = broker.PublicMessage(err)
 	if status == http.StatusInternalServerError {
 		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		body.Error.Message = "internal error"

@@ -105,8 +105,12 @@ func (s *Server) instrument(w http.ResponseWriter, r *http.Request, next func(ht
 	}
 	start := time.Now()
 	sw := &statusWriter{ResponseWriter: w}
+	r, rec, action := startAudit(r, route)
 	next(sw, r)
 	s.metrics.httpDuration.WithLabelValues(route, sw.code()).Observe(time.Since(start).Seconds())
+	if rec != nil {
+		s.writeAudit(r, rec, action, sw.code())
+	}
 }
 
 // rejectionLog keeps, per source and reason, how many webhooks this node

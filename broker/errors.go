@@ -180,7 +180,7 @@ const errorDomain = "hookq"
 // the message, and its wire name in an ErrorInfo detail so the other side
 // gets the same sentinel back (FromGRPC) without parsing the message.
 func GRPCStatus(err error) *status.Status {
-	st := status.New(Classify(err).GRPCCode, err.Error())
+	st := status.New(Classify(err).GRPCCode, PublicMessage(err))
 	if d, derr := st.WithDetails(&errdetails.ErrorInfo{Reason: errorCode(err), Domain: errorDomain}); derr == nil {
 		return d
 	}

@@ -43,7 +43,7 @@ type nodeMetrics struct {
 	leaderChanges prometheus.Counter
 	forwardErrors prometheus.Counter
 
-	queueMessages, oldestReady, deliveries      *prometheus.Desc
+	queueMessages, oldestReady, deliveries       *prometheus.Desc
 	raftState, raftTerm, raftCommit, raftApplied *prometheus.Desc
 }
 

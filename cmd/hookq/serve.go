@@ -17,6 +17,7 @@ import (
 	"github.com/hookq/hookq/broker"
 	"github.com/hookq/hookq/cluster"
 	"github.com/hookq/hookq/ingest"
+	"github.com/hookq/hookq/internal/logging"
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 )
@@ -36,6 +37,7 @@ type serveConfig struct {
 	role       string
 	seeds      string
 	logLevel   string
+	logFormat  string
 	tls        tlsFlags
 
 	// Filled by Validate.
@@ -72,7 +74,8 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.publicURL, "public-url", "", "base URL of the ack/nack/reject/extend URLs in meta (default http://<http-addr>)")
 	fs.StringVar(&c.role, "role", "voter", "voter | ingest")
 	fs.StringVar(&c.seeds, "seeds", "", "ingest role: HTTP(S) URLs of cluster nodes, comma separated (https:// with --cluster-ca)")
-	fs.StringVar(&c.logLevel, "log-level", "info", "debug | info | warn | error")
+	fs.StringVar(&c.logLevel, "log-level", "info", "debug | info | warn | error (Raft's own lines too)")
+	fs.StringVar(&c.logFormat, "log-format", "text", "text | json (one JSON object a line)")
 	c.tls.flags(fs)
 	fs.DurationVar(&c.bodyReadTimeout, "body-read-timeout", api.DefaultBodyReadTimeout, "a request body must arrive whole within this, from the end of its headers, or it is answered 408 and the connection closed")
 	fs.IntVar(&c.maxConns, "max-conns", api.DefaultMaxConns, "most open HTTP connections, and most open gRPC connections; more wait in the kernel's accept queue until one closes")
@@ -93,7 +96,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	explicit := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { explicit[f.Name] = true })
-	log, err := newLogger(c.logLevel, stderr)
+	log, err := logging.New(c.logFormat, c.logLevel, stderr)
 	if err != nil {
 		return err
 	}
@@ -237,11 +240,7 @@ func advertised(ln net.Addr, raftAddr string) string {
 }
 
 func newLogger(level string, w io.Writer) (*slog.Logger, error) {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("--log-level: %w", err)
-	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+	return logging.New(logging.FormatText, level, w)
 }
 
 // setupDev waits for leadership, then creates queue demo and source demo
