@@ -55,7 +55,29 @@ func (b *Broker) stopObserving() {
 func (b *Broker) watchRaft(ch <-chan raft.Observation) {
 	log := b.cfg.Logger
 	self := raft.ServerID(b.cfg.NodeID)
-	_, prev := b.raft.LeaderWithID()
+	// A node starts knowing no leader; one elected before the observer
+	// was registered is a change like any other.
+	var prev raft.ServerID
+	change := func(leader raft.ServerID) {
+		if leader == prev {
+			return
+		}
+		b.obs.leaderChanges.Inc()
+		term := b.raft.CurrentTerm()
+		switch {
+		case leader == self:
+			log.Info("leadership gained", "node", b.cfg.NodeID, "term", term)
+		case prev == self:
+			log.Info("leadership lost", "node", b.cfg.NodeID, "term", term, "leader", string(leader))
+		case leader == "":
+			log.Info("no leader", "node", b.cfg.NodeID, "term", term, "previous", string(prev))
+		default:
+			log.Info("leader changed", "node", b.cfg.NodeID, "term", term, "leader", string(leader))
+		}
+		prev = leader
+	}
+	_, now := b.raft.LeaderWithID()
+	change(now)
 	for {
 		select {
 		case <-b.ctx.Done():
@@ -63,22 +85,7 @@ func (b *Broker) watchRaft(ch <-chan raft.Observation) {
 		case o := <-ch:
 			switch d := o.Data.(type) {
 			case raft.LeaderObservation:
-				if d.LeaderID == prev {
-					continue
-				}
-				b.obs.leaderChanges.Inc()
-				term := b.raft.CurrentTerm()
-				switch {
-				case d.LeaderID == self:
-					log.Info("leadership gained", "node", b.cfg.NodeID, "term", term)
-				case prev == self:
-					log.Info("leadership lost", "node", b.cfg.NodeID, "term", term, "leader", string(d.LeaderID))
-				case d.LeaderID == "":
-					log.Info("no leader", "node", b.cfg.NodeID, "term", term, "previous", string(prev))
-				default:
-					log.Info("leader changed", "node", b.cfg.NodeID, "term", term, "leader", string(d.LeaderID))
-				}
-				prev = d.LeaderID
+				change(d.LeaderID)
 			case raft.PeerObservation:
 				if d.Removed {
 					log.Info("cluster membership changed: node removed", "peer", string(d.Peer.ID), "raft", string(d.Peer.Address))

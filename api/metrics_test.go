@@ -1,0 +1,191 @@
+package api_test
+
+import (
+	"bytes"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hookq/hookq/api"
+	"github.com/hookq/hookq/broker"
+	"github.com/hookq/hookq/broker/brokertest"
+	"github.com/hookq/hookq/ingest"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+)
+
+// newMetricsEnv is a single-voter Raft node and its API sharing one
+// registry, as hookq serve wires them.
+func newMetricsEnv(t *testing.T) *env {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	b := brokertest.MustOpenConfig(t, broker.Config{NodeID: "n1", DataDir: t.TempDir(), Raft: brokertest.SoloRaft, Registry: reg})
+	e := &env{t: t, b: b}
+	e.srv = httptest.NewUnstartedServer(nil)
+	e.api = api.New(api.Config{HTTPAddr: e.srv.Listener.Addr().String(), AdminToken: adminToken, Registry: reg}, b)
+	e.srv.Config.Handler = e.api
+	e.srv.Start()
+	t.Cleanup(e.srv.Close)
+	return e
+}
+
+// scrape parses /metrics with expfmt.
+func (e *env) scrape() map[string]*dto.MetricFamily {
+	e.t.Helper()
+	resp, body := e.do("GET", "/metrics", "", nil)
+	if resp.StatusCode != http.StatusOK {
+		e.t.Fatalf("metrics: %d", resp.StatusCode)
+	}
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(bytes.NewReader(body))
+	if err != nil {
+		e.t.Fatalf("parsing /metrics: %v", err)
+	}
+	return fams
+}
+
+// sample finds the series of name with exactly labels (name=value pairs).
+func sample(t *testing.T, fams map[string]*dto.MetricFamily, name string, labels ...string) *dto.Metric {
+	t.Helper()
+	f := fams[name]
+	if f == nil {
+		t.Fatalf("no metric family %s", name)
+	}
+	want := map[string]string{}
+	for i := 0; i+1 < len(labels); i += 2 {
+		want[labels[i]] = labels[i+1]
+	}
+next:
+	for _, m := range f.Metric {
+		if len(m.Label) != len(want) {
+			continue
+		}
+		for _, l := range m.Label {
+			if want[l.GetName()] != l.GetValue() {
+				continue next
+			}
+		}
+		return m
+	}
+	t.Fatalf("no series %s%v", name, want)
+	return nil
+}
+
+func value(m *dto.Metric) float64 {
+	switch {
+	case m.Counter != nil:
+		return m.Counter.GetValue()
+	case m.Gauge != nil:
+		return m.Gauge.GetValue()
+	case m.Untyped != nil:
+		return m.Untyped.GetValue()
+	}
+	return -1
+}
+
+// TestMetricsAfterAScriptedSequence: 3 webhooks stored, 1 lease + ack,
+// 1 webhook refused; every named counter and gauge has its exact value.
+func TestMetricsAfterAScriptedSequence(t *testing.T) {
+	e := newMetricsEnv(t)
+	e.queue("orders")
+	v := ingest.VerifyConfig{Type: "github", Secrets: []string{"gh-secret"}}
+	e.source("gh", ingest.SourceConfig{Queues: []string{"orders"}, Verify: v})
+
+	before := e.scrape()
+	batchesBefore := sample(t, before, "hookq_raft_apply_batch_size").Histogram.GetSampleCount()
+	opsBefore := sample(t, before, "hookq_raft_apply_batch_size").Histogram.GetSampleSum()
+
+	for i := range 3 {
+		body := []byte(fmt.Sprintf(`{"n":%d}`, i))
+		h := hookSign(t, v, "gh-secret", body, time.Now(), fmt.Sprintf("ev-%d", i))
+		resp, out := e.hookPost("gh", "", body, h)
+		if resp.StatusCode != http.StatusAccepted {
+			t.Fatalf("webhook %d: %d %s", i, resp.StatusCode, out)
+		}
+	}
+	ds := e.admLease("orders", 1, time.Minute)
+	if len(ds) != 1 {
+		t.Fatalf("leased %d, want 1", len(ds))
+	}
+	e.admSettle("orders", admAck(ds[0].DeliveryID))
+	bad := hookSign(t, v, "wrong-secret", []byte(`{}`), time.Now(), "ev-bad")
+	if resp, out := e.hookPost("gh", "", []byte(`{}`), bad); resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("bad signature: %d %s", resp.StatusCode, out)
+	}
+
+	fams := e.scrape()
+	counters := []struct {
+		name   string
+		labels []string
+		want   float64
+	}{
+		{"hookq_ingest_requests_total", []string{"source", "gh", "code", "202"}, 3},
+		{"hookq_ingest_requests_total", []string{"source", "gh", "code", "401"}, 1},
+		{"hookq_ingest_rejections_total", []string{"source", "gh", "reason", "mismatch"}, 1},
+		{"hookq_queue_messages", []string{"queue", "orders", "state", "ready"}, 2},
+		{"hookq_queue_messages", []string{"queue", "orders", "state", "inflight"}, 0},
+		{"hookq_queue_messages", []string{"queue", "orders", "state", "delayed"}, 0},
+		{"hookq_queue_messages", []string{"queue", "orders", "state", "acked"}, 1},
+		{"hookq_queue_messages", []string{"queue", "orders.dlq", "state", "ready"}, 0},
+		{"hookq_queue_oldest_ready_age_seconds", []string{"queue", "orders.dlq"}, 0},
+		{"hookq_deliveries_total", []string{"queue", "orders", "outcome", "ack"}, 1},
+		{"hookq_deliveries_total", []string{"queue", "orders", "outcome", "nack"}, 0},
+		{"hookq_deliveries_total", []string{"queue", "orders", "outcome", "reject"}, 0},
+		{"hookq_deliveries_total", []string{"queue", "orders", "outcome", "expired"}, 0},
+		{"hookq_deliveries_total", []string{"queue", "orders", "outcome", "dead_lettered"}, 0},
+		{"hookq_raft_state", nil, 2},
+		{"hookq_raft_leader_changes_total", nil, 1},
+		{"hookq_forward_errors_total", nil, 0},
+		{"hookq_raft_term", nil, float64(e.b.Raft().CurrentTerm())},
+		{"hookq_raft_commit_index", nil, float64(e.b.Raft().CommitIndex())},
+		{"hookq_raft_applied_index", nil, float64(e.b.Store().AppliedIndex())},
+	}
+	for _, c := range counters {
+		if got := value(sample(t, fams, c.name, c.labels...)); got != c.want {
+			t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)
+		}
+	}
+	if got := value(sample(t, fams, "hookq_queue_oldest_ready_age_seconds", "queue", "orders")); got <= 0 {
+		t.Errorf("oldest ready age of orders = %v, want > 0 (two messages are ready)", got)
+	}
+	histograms := []struct {
+		name   string
+		labels []string
+		count  uint64
+	}{
+		{"hookq_ingest_duration_seconds", nil, 3},
+		{"hookq_delivery_age_seconds", nil, 1},
+		{"hookq_http_request_duration_seconds", []string{"route", "POST /hooks/{source}", "code", "202"}, 3},
+		{"hookq_http_request_duration_seconds", []string{"route", "POST /hooks/{source}", "code", "401"}, 1},
+	}
+	for _, h := range histograms {
+		if got := sample(t, fams, h.name, h.labels...).Histogram.GetSampleCount(); got != h.count {
+			t.Errorf("%s%v count = %d, want %d", h.name, h.labels, got, h.count)
+		}
+	}
+	// 3 enqueues, 1 lease, 1 ack: five entries of one operation each.
+	batch := sample(t, fams, "hookq_raft_apply_batch_size").Histogram
+	if n, sum := batch.GetSampleCount()-batchesBefore, batch.GetSampleSum()-opsBefore; n != 5 || sum != 5 {
+		t.Errorf("apply batches: %d entries holding %v ops, want 5 and 5", n, sum)
+	}
+	for _, name := range []string{"go_goroutines", "process_cpu_seconds_total"} {
+		if fams[name] == nil {
+			t.Errorf("no %s (Go and process collectors)", name)
+		}
+	}
+	// No series is labelled with an id.
+	for name, f := range fams {
+		for _, m := range f.Metric {
+			for _, l := range m.Label {
+				if strings.Contains(l.GetValue(), ds[0].DeliveryID) || strings.Contains(l.GetValue(), ds[0].Message.ID) {
+					t.Errorf("%s has an id in label %s", name, l.GetName())
+				}
+			}
+		}
+	}
+}
