@@ -160,6 +160,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /v1/queues/{q}/stream", s.consumer(s.handleStream))
 	s.adminRoutes()
 	s.clusterRoutes()
+	s.consoleRoutes()
 }
 
 func (s *Server) handleReady(w http.ResponseWriter, _ *http.Request) {
