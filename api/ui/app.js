@@ -10,6 +10,7 @@ let prevStats = null;      // queue counters at the last refresh, for rates
 let dlqs = new Set();      // queues that are some queue's dead-letter queue
 let pages = [''];          // message browser: cursors of the pages visited
 let current = {};          // what the message views show
+let section = '';          // the top-level view shown (its status line is kept within it)
 
 function token() { return sessionStorage.getItem(TOKEN_KEY) || ''; }
 
@@ -224,7 +225,7 @@ async function showMessage(queue, id) {
   }
   const hb = $('#message-headers tbody');
   hb.replaceChildren();
-  for (const [k, v] of Object.entries(rec.headers || {})) hb.append(el('tr', {}, el('th', {}, k), el('td', { class: 'mono' }, v)));
+  for (const [k, v] of Object.entries(rec.headers || {})) hb.append(el('tr', {}, el('td', { class: 'mono hname' }, k), el('td', { class: 'mono' }, v)));
   $('#message-body').textContent = prettyBody(rec);
   const db = $('#message-deliveries tbody');
   db.replaceChildren();
@@ -336,6 +337,8 @@ async function route() {
   const h = location.hash.replace(/^#/, '') || '/queues';
   const parts = h.split('?')[0].split('/').filter(Boolean).map(decodeURIComponent);
   const params = new URLSearchParams(h.split('?')[1] || '');
+  if (parts[0] !== section) status('');
+  section = parts[0] || 'queues';
   if (parts[0] === 'queues' && parts[2] === 'messages' && parts[3]) { await showMessage(parts[1], parts[3]); return; }
   if (parts[0] === 'queues' && parts[2] === 'messages') { await showMessages(parts[1], params.get('state') || ''); return; }
   if (parts[0] === 'sources') { show('view-sources'); every(refreshSources, 5000); return; }
