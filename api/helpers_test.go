@@ -14,6 +14,7 @@ import (
 	"github.com/hookq/hookq/broker"
 	"github.com/hookq/hookq/broker/brokertest"
 	"github.com/hookq/hookq/ingest"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // adminToken is the --admin-token of test servers.
@@ -25,6 +26,7 @@ type env struct {
 	b   *broker.Broker
 	srv *httptest.Server
 	api *api.Server
+	reg *prometheus.Registry // set by newMetricsEnv
 }
 
 // newEnv starts an in-memory broker without Raft (brokertest.NewFake) and

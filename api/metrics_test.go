@@ -2,6 +2,9 @@ package api_test
 
 import (
 	"bytes"
+	"context"
+	"os"
+	"regexp"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -17,6 +20,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+	"google.golang.org/grpc"
 )
 
 // newMetricsEnv is a single-voter Raft node and its API sharing one
@@ -25,7 +29,7 @@ func newMetricsEnv(t *testing.T) *env {
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	b := brokertest.MustOpenConfig(t, broker.Config{NodeID: "n1", DataDir: t.TempDir(), Raft: brokertest.SoloRaft, Registry: reg})
-	e := &env{t: t, b: b}
+	e := &env{t: t, b: b, reg: reg}
 	e.srv = httptest.NewUnstartedServer(nil)
 	e.api = api.New(api.Config{HTTPAddr: e.srv.Listener.Addr().String(), AdminToken: adminToken, Registry: reg}, b)
 	e.srv.Config.Handler = e.api
@@ -118,6 +122,13 @@ func TestMetricsAfterAScriptedSequence(t *testing.T) {
 		t.Fatalf("bad signature: %d %s", resp.StatusCode, out)
 	}
 
+	// A gRPC call through the interceptors the gRPC server installs.
+	unary, _ := api.GRPCMetricsInterceptors(e.reg)
+	if _, err := unary(context.Background(), nil, &grpc.UnaryServerInfo{FullMethod: "/hookq.v1.Consumer/Lease"},
+		func(context.Context, any) (any, error) { return nil, nil }); err != nil {
+		t.Fatal(err)
+	}
+
 	fams := e.scrape()
 	counters := []struct {
 		name   string
@@ -162,6 +173,7 @@ func TestMetricsAfterAScriptedSequence(t *testing.T) {
 		{"hookq_delivery_age_seconds", nil, 1},
 		{"hookq_http_request_duration_seconds", []string{"route", "POST /hooks/{source}", "code", "202"}, 3},
 		{"hookq_http_request_duration_seconds", []string{"route", "POST /hooks/{source}", "code", "401"}, 1},
+		{"hookq_grpc_request_duration_seconds", []string{"method", "/hookq.v1.Consumer/Lease", "code", "OK"}, 1},
 	}
 	for _, h := range histograms {
 		if got := sample(t, fams, h.name, h.labels...).Histogram.GetSampleCount(); got != h.count {
@@ -178,6 +190,7 @@ func TestMetricsAfterAScriptedSequence(t *testing.T) {
 			t.Errorf("no %s (Go and process collectors)", name)
 		}
 	}
+	checkRulesUseExportedMetrics(t, fams)
 	// No series is labelled with an id.
 	for name, f := range fams {
 		for _, m := range f.Metric {
@@ -185,6 +198,36 @@ func TestMetricsAfterAScriptedSequence(t *testing.T) {
 				if strings.Contains(l.GetValue(), ds[0].DeliveryID) || strings.Contains(l.GetValue(), ds[0].Message.ID) {
 					t.Errorf("%s has an id in label %s", name, l.GetName())
 				}
+			}
+		}
+	}
+}
+
+var metricNameRE = regexp.MustCompile(`\b(?:hookq|go|process)_[a-z_]+`)
+
+// checkRulesUseExportedMetrics: every metric the alert rules and the
+// Grafana dashboard name is one hookq exports (fams is a scrape after
+// every kind of traffic), so a renamed metric cannot silently break them.
+func checkRulesUseExportedMetrics(t *testing.T, fams map[string]*dto.MetricFamily) {
+	t.Helper()
+	for _, file := range []string{"../docker/prometheus/alerts.yml", "../docker/grafana/hookq-dashboard.json"} {
+		text, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		names := metricNameRE.FindAllString(string(text), -1)
+		if len(names) == 0 {
+			t.Fatalf("%s names no metric", file)
+		}
+		for _, n := range names {
+			base := n
+			for _, suffix := range []string{"_bucket", "_sum", "_count"} {
+				if b, ok := strings.CutSuffix(n, suffix); ok && fams[b] != nil && fams[b].GetType() == dto.MetricType_HISTOGRAM {
+					base = b
+				}
+			}
+			if fams[base] == nil {
+				t.Errorf("%s uses %s, which hookq does not export", file, n)
 			}
 		}
 	}
