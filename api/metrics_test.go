@@ -3,11 +3,11 @@ package api_test
 import (
 	"bytes"
 	"context"
-	"os"
-	"regexp"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
