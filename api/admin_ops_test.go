@@ -234,9 +234,9 @@ func TestEmptySelectionIsCheckedLikeAnyOther(t *testing.T) {
 		code   string
 		msg    string
 	}{
-		{"/v1/queues/orders/redrive", http.StatusBadRequest, "bad_request", `queue \"orders\": storage: queue is not a dead-letter queue`},
-		{"/v1/queues/nope/redrive", http.StatusNotFound, "not_found", `queue \"nope\": storage: queue not found`},
-		{"/v1/queues/nope/replay", http.StatusNotFound, "not_found", `queue \"nope\": storage: queue not found`},
+		{"/v1/queues/orders/redrive", http.StatusBadRequest, "bad_request", `queue \"orders\": queue is not a dead-letter queue`},
+		{"/v1/queues/nope/redrive", http.StatusNotFound, "not_found", `queue \"nope\": queue not found`},
+		{"/v1/queues/nope/replay", http.StatusNotFound, "not_found", `queue \"nope\": queue not found`},
 	} {
 		resp, body := e.do("POST", tc.path, adminToken, empty)
 		expectError(t, resp, body, tc.status, tc.code)
