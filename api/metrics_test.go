@@ -232,3 +232,58 @@ func checkRulesUseExportedMetrics(t *testing.T, fams map[string]*dto.MetricFamil
 		}
 	}
 }
+
+// TestDeliveryOutcomesAreCounted: a nack, a reject (dead-lettering the
+// message), a lease that expires and is taken over, and the stale settle
+// of that expired delivery (not counted).
+func TestDeliveryOutcomesAreCounted(t *testing.T) {
+	e := newMetricsEnv(t)
+	e.queue("jobs")
+	a := e.admEnqueue("jobs", `{"a":1}`)
+	e.admEnqueue("jobs", `{"b":2}`)
+
+	d := e.admLease("jobs", 1, time.Minute)[0]
+	e.admSettle("jobs", admNack(d.DeliveryID, 0))
+	// The nacked message is available again after the other one.
+	d = e.admLease("jobs", 1, time.Minute)[0]
+	if d.Message.ID == a {
+		t.Fatalf("leased the nacked %s before the message that was ready first", a)
+	}
+	e.admSettle("jobs", admReject(d.DeliveryID))
+
+	short := e.admLease("jobs", 1, time.Second)[0]
+	var again broker.Delivery
+	admEventually(t, 10*time.Second, "the expired lease to be leased again", func() bool {
+		ds, err := e.b.Lease(context.Background(), "jobs", broker.LeaseOptions{Max: 1, Visibility: time.Minute})
+		if err != nil || len(ds) == 0 {
+			return false
+		}
+		again = ds[0]
+		return true
+	})
+	if again.Message.ID != short.Message.ID {
+		t.Fatalf("leased %s, want the expired %s", again.Message.ID, short.Message.ID)
+	}
+	res, err := e.b.Settle(context.Background(), "jobs", []broker.SettleItem{admAck(short.DeliveryID)})
+	if err != nil || res[0].Err == nil {
+		t.Fatalf("acking the expired delivery: %v %v, want lease_expired", res, err)
+	}
+
+	fams := e.scrape()
+	for outcome, want := range map[string]float64{"ack": 0, "nack": 1, "reject": 1, "expired": 1, "dead_lettered": 1} {
+		if got := value(sample(t, fams, "hookq_deliveries_total", "queue", "jobs", "outcome", outcome)); got != want {
+			t.Errorf("hookq_deliveries_total{jobs,%s} = %v, want %v", outcome, got, want)
+		}
+	}
+	for state, want := range map[string]float64{"ready": 0, "inflight": 1, "delayed": 0, "acked": 0} {
+		if got := value(sample(t, fams, "hookq_queue_messages", "queue", "jobs", "state", state)); got != want {
+			t.Errorf("hookq_queue_messages{jobs,%s} = %v, want %v", state, got, want)
+		}
+	}
+	if got := value(sample(t, fams, "hookq_queue_messages", "queue", "jobs.dlq", "state", "ready")); got != 1 {
+		t.Errorf("hookq_queue_messages{jobs.dlq,ready} = %v, want 1", got)
+	}
+	if got := sample(t, fams, "hookq_delivery_age_seconds").Histogram.GetSampleCount(); got != 0 {
+		t.Errorf("delivery age observed %d acks, want 0", got)
+	}
+}

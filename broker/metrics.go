@@ -103,6 +103,11 @@ func (m *nodeMetrics) Collect(ch chan<- prometheus.Metric) {
 	b := m.b
 	if qs, err := b.store.Queues(time.Now().UnixNano()); err == nil {
 		m.mu.Lock()
+		outcomes := make(map[string][4]float64, len(m.outcomes))
+		for q, c := range m.outcomes {
+			outcomes[q] = *c
+		}
+		m.mu.Unlock()
 		for _, q := range qs {
 			st := q.Stats
 			for _, s := range []struct {
@@ -112,16 +117,12 @@ func (m *nodeMetrics) Collect(ch chan<- prometheus.Metric) {
 				ch <- prometheus.MustNewConstMetric(m.queueMessages, prometheus.GaugeValue, float64(s.n), q.Name, s.state)
 			}
 			ch <- prometheus.MustNewConstMetric(m.oldestReady, prometheus.GaugeValue, time.Duration(st.OldestReadyAgeNanos).Seconds(), q.Name)
-			var counts [4]float64
-			if c := m.outcomes[q.Name]; c != nil {
-				counts = *c
-			}
+			counts := outcomes[q.Name]
 			for i, name := range outcomeNames {
 				ch <- prometheus.MustNewConstMetric(m.deliveries, prometheus.CounterValue, counts[i], q.Name, name)
 			}
 			ch <- prometheus.MustNewConstMetric(m.deliveries, prometheus.CounterValue, float64(st.DeadLettered), q.Name, OutcomeDeadLettered)
 		}
-		m.mu.Unlock()
 	}
 	state, term, commit := float64(raftStateLeader), 0.0, float64(b.store.AppliedIndex())
 	if b.raft != nil {

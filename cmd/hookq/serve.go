@@ -167,7 +167,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	b.SetCluster(member)
-	gs := grpc.NewServer(tlsSet.grpcOptions(cluster.NodeAuth{ClusterKey: c.clusterKey, IngestKey: c.ingestKey}.ServerOptions())...)
+	// Every gRPC call is timed into hookq_grpc_request_duration_seconds.
+	gUnary, gStream := api.GRPCMetricsInterceptors(reg)
+	gs := grpc.NewServer(append(tlsSet.grpcOptions(cluster.NodeAuth{ClusterKey: c.clusterKey, IngestKey: c.ingestKey}.ServerOptions()),
+		grpc.ChainUnaryInterceptor(gUnary), grpc.ChainStreamInterceptor(gStream))...)
 	member.Register(gs)
 	go func() {
 		// The gRPC port holds at most --max-conns connections too.
