@@ -54,14 +54,19 @@ func TestJSONLogsAuditAndQuietFollowerRestart(t *testing.T) {
 	if err := json.Unmarshal(out, &tok); err != nil || tok.Token == "" {
 		t.Fatalf("token answer %s: %v", out, err)
 	}
+	// The audit line is written once the answer is sent: wait for it.
 	var audit map[string]any
-	for _, l := range logLines(t, leader, 0) {
-		if l["audit"] == true && l["action"] == "token.create" {
-			audit = l
+	deadline := time.Now().Add(10 * time.Second)
+	for audit == nil {
+		for _, l := range logLines(t, leader, 0) {
+			if l["audit"] == true && l["action"] == "token.create" {
+				audit = l
+			}
 		}
-	}
-	if audit == nil {
-		t.Fatalf("no audit line for the token creation in %s's log:\n%s", leader.id, leader.log())
+		if audit == nil && time.Now().After(deadline) {
+			t.Fatalf("no audit line for the token creation in %s's log:\n%s", leader.id, leader.log())
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	if audit["token"] != "ops-bot" || audit["who"] != "admin-token" || audit["result"] != "ok" || audit["status"] != "201" {
 		t.Fatalf("audit line %v: want token ops-bot, who admin-token, result ok, status 201", audit)
@@ -91,7 +96,7 @@ func TestJSONLogsAuditAndQuietFollowerRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-follower.exited
-	deadline := time.Now().Add(20 * time.Second)
+	deadline = time.Now().Add(20 * time.Second)
 	for !strings.Contains(leader.log()[marks[leader]:], `"level":"WARN"`) {
 		if time.Now().After(deadline) {
 			t.Fatalf("the leader logged nothing about its peer being down:\n%s", leader.log()[marks[leader]:])

@@ -178,18 +178,20 @@ func peerOf(args []any) string {
 // strings, hclog.Format rendered) and pairs an odd trailing value.
 func cleanArgs(args []any) []any {
 	out := make([]any, 0, len(args)+1)
-	for i, a := range args {
+	for _, a := range args {
 		switch v := a.(type) {
 		case error:
 			out = append(out, v.Error())
 		case hclog.Format:
 			out = append(out, fmt.Sprintf(fmt.Sprint(v[0]), v[1:]...))
+		case string, bool, int, int64, uint64, uint32, int32, float64, time.Duration, time.Time:
+			out = append(out, v)
+		case fmt.Stringer:
+			out = append(out, v.String())
 		default:
-			if i%2 == 0 {
-				out = append(out, fmt.Sprint(v))
-			} else {
-				out = append(out, v)
-			}
+			// Structs and pointers (Raft passes itself) as text, as the
+			// text format would show them, not as JSON objects.
+			out = append(out, fmt.Sprint(v))
 		}
 	}
 	if len(out)%2 == 1 {
