@@ -30,7 +30,8 @@ func logLines(t *testing.T, p *proc, from int) []map[string]any {
 // TestJSONLogsAuditAndQuietFollowerRestart runs three voters with
 // --log-format json: every line parses; creating a token writes an audit
 // line naming the token and its creator without the secret; a follower's
-// graceful restart writes no ERROR line, on it or on the other two.
+// graceful restart, and then the leader's graceful shutdown, write no
+// ERROR line on any node.
 func TestJSONLogsAuditAndQuietFollowerRestart(t *testing.T) {
 	if testing.Short() {
 		t.Skip("process test")
@@ -125,5 +126,30 @@ func TestJSONLogsAuditAndQuietFollowerRestart(t *testing.T) {
 	}
 	if !warned {
 		t.Errorf("the leader's log has no warning about the follower being down:\n%s", leader.log()[marks[leader]:])
+	}
+
+	// The leader shuts down gracefully (it hands leadership over): no
+	// ERROR line on it or on the two that stay, and they log the change.
+	for _, p := range ps {
+		marks[p] = len(p.log())
+	}
+	if err := leader.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	<-leader.exited
+	next := leaderOf(t, ps)
+	deadline = time.Now().Add(10 * time.Second)
+	for !strings.Contains(next.log()[marks[next]:], `"msg":"leadership gained"`) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s leads but did not log it:\n%s", next.id, next.log()[marks[next]:])
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for _, p := range ps {
+		for _, l := range logLines(t, p, marks[p]) {
+			if l["level"] == "ERROR" {
+				t.Errorf("%s logged an ERROR line around the leader's graceful shutdown: %v", p.id, l)
+			}
+		}
 	}
 }
