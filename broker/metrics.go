@@ -68,10 +68,7 @@ func newNodeMetrics(b *Broker) *nodeMetrics {
 			Name: "hookq_raft_leader_changes_total",
 			Help: "Times this node saw the cluster's leader change (including to none).",
 		}),
-		forwardErrors: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "hookq_forward_errors_total",
-			Help: "Batches this node forwarded to the leader whose outcome is an error (leader unreachable, no leader, unknown outcome).",
-		}),
+		forwardErrors: NewForwardErrorsCounter(),
 		queueMessages: prometheus.NewDesc("hookq_queue_messages",
 			"Messages in a queue now, by state (ready, inflight, delayed, acked = retained).", []string{"queue", "state"}, nil),
 		oldestReady: prometheus.NewDesc("hookq_queue_oldest_ready_age_seconds",
@@ -224,6 +221,33 @@ func (c countingLeader) Forward(ctx context.Context, ops []*pb.Op) ([]*pb.OpResu
 	res, idx, err := c.innerCluster.Forward(ctx, ops)
 	if err != nil && !errors.Is(err, ErrLeading) {
 		c.errs.Inc()
+	}
+	return res, idx, err
+}
+
+// NewForwardErrorsCounter is hookq_forward_errors_total, for a node that
+// forwards without a Broker (an ingest node, see CountForwardErrors).
+func NewForwardErrorsCounter() prometheus.Counter {
+	return prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "hookq_forward_errors_total",
+		Help: "Batches this node forwarded to the leader whose outcome is an error (leader unreachable, no leader, unknown outcome).",
+	})
+}
+
+// CountForwardErrors wraps l so that each failed Forward adds one to c.
+func CountForwardErrors(l Leader, c prometheus.Counter) Leader {
+	return forwardCounter{Leader: l, errs: c}
+}
+
+type forwardCounter struct {
+	Leader
+	errs prometheus.Counter
+}
+
+func (f forwardCounter) Forward(ctx context.Context, ops []*pb.Op) ([]*pb.OpResult, uint64, error) {
+	res, idx, err := f.Leader.Forward(ctx, ops)
+	if err != nil && !errors.Is(err, ErrLeading) {
+		f.errs.Inc()
 	}
 	return res, idx, err
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/hookq/hookq/internal/coalesce"
 	"github.com/hookq/hookq/internal/tlsutil"
 	pb "github.com/hookq/hookq/proto/raftcmd"
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -36,6 +37,9 @@ type IngestConfig struct {
 	ClusterTLS *tlsutil.Cluster
 	// Version is this node's release, reported in its heartbeats.
 	Version string
+	// ForwardErrors, when set, counts the batches whose forwarding failed
+	// (hookq_forward_errors_total, broker.NewForwardErrorsCounter).
+	ForwardErrors prometheus.Counter
 }
 
 // IngestNode holds no data: it keeps the cluster's source configs, and
@@ -90,7 +94,11 @@ func OpenIngest(cfg IngestConfig) (*IngestNode, error) {
 		kick: make(chan struct{}, 1), grpcOf: map[string]string{}, sources: map[string]*pb.SourceConfig{},
 	}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
-	n.relay = broker.NewRelay(cfg.Batch, n)
+	var leader broker.Leader = n
+	if cfg.ForwardErrors != nil {
+		leader = broker.CountForwardErrors(n, cfg.ForwardErrors)
+	}
+	n.relay = broker.NewRelay(cfg.Batch, leader)
 	n.wg.Add(1)
 	go n.loop()
 	return n, nil

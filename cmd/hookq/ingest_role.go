@@ -9,8 +9,10 @@ import (
 	"time"
 
 	"github.com/hookq/hookq/api"
+	"github.com/hookq/hookq/broker"
 	"github.com/hookq/hookq/cluster"
 	"github.com/hookq/hookq/internal/tlsutil"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // hostPort is this machine's hostname as a host:port, for advertising.
@@ -40,9 +42,12 @@ func runIngestNode(ctx context.Context, c serveConfig, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("http listen: %w", err)
 	}
+	reg := prometheus.NewRegistry()
+	forwardErrors := broker.NewForwardErrorsCounter()
+	reg.MustRegister(forwardErrors)
 	n, err := cluster.OpenIngest(cluster.IngestConfig{
 		NodeID: c.nodeID, HTTPAddr: advertised(ln.Addr(), hostPort()), Seeds: seeds, Key: key, Logger: log,
-		ClusterTLS: tlsSet.cluster, Version: releaseString(),
+		ClusterTLS: tlsSet.cluster, Version: releaseString(), ForwardErrors: forwardErrors,
 	})
 	if err != nil {
 		ln.Close() // #nosec G104 -- cleanup on a failed start: the OpenIngest error is the one reported
@@ -51,7 +56,7 @@ func runIngestNode(ctx context.Context, c serveConfig, log *slog.Logger) error {
 	defer n.Close()
 	srv := api.NewIngestOnly(api.Config{
 		HTTPAddr: ln.Addr().String(), Logger: log, BodyReadTimeout: c.bodyReadTimeout, MaxConns: c.maxConns,
-		TLS: tlsutil.Listener(tlsSet.public, nil),
+		TLS: tlsutil.Listener(tlsSet.public, nil), Registry: reg,
 	}, n)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
