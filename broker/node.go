@@ -130,6 +130,7 @@ func Open(cfg Config) (*Broker, error) {
 		return nil, fmt.Errorf("broker: raft: %w", err)
 	}
 	if err := b.startObserving(); err != nil {
+		_ = b.raft.Shutdown().Error() // cleanup on a failed Open: the Register error is the one returned
 		return nil, fmt.Errorf("broker: metrics: %w", err)
 	}
 	b.batcher = newBatcher(b.ctx, cfg.Batch, b.obs.observeDispatch(b.dispatchBatch))
