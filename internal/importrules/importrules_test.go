@@ -48,6 +48,7 @@ var rules = []arrow{
 	{from: "bench/...", to: "storage/...", why: "bench is a client of the public HTTP API only"},
 	{from: "bench/...", to: "raftfsm", why: "bench is a client of the public HTTP API only"},
 	{from: "internal/backupfile", to: "*", why: "the backup file format, a leaf"},
+	{from: "internal/logging", to: "*", why: "loggers and the hclog adapter, a leaf"},
 	{from: "*", to: "cmd/...", why: "nothing imports the command"},
 }
 
