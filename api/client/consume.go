@@ -97,7 +97,7 @@ func (c *Client) Consume(ctx context.Context, queue string, h Handler, opts Cons
 	if h == nil {
 		return fmt.Errorf("hookq consume %s: nil handler", queue)
 	}
-	e := newEngine(c, queue, h, opts.normalized())
+	e := newEngine(ctx, c, queue, h, opts.normalized())
 	var err error
 	if c.transport == TransportGRPC {
 		err = e.runGRPC(ctx)
@@ -114,6 +114,7 @@ func (c *Client) Consume(ctx context.Context, queue string, h Handler, opts Cons
 // Lock order: engine.mu before stream.mu; inflight.mu is never held with
 // either.
 type engine struct {
+	ctx    context.Context // Consume's: once it ends, no handler starts
 	c      *Client
 	queue  string
 	h      Handler
@@ -135,13 +136,12 @@ type engine struct {
 	mu          sync.Mutex
 	outstanding int           // leased and not yet settled (or dropped)
 	cur         *stream       // the live gRPC stream, if any
-	stopping    bool          // ctx was cancelled: start no more handlers
 	freed       chan struct{} // signalled (cap 1) when outstanding falls
 }
 
-func newEngine(c *Client, queue string, h Handler, o ConsumeOptions) *engine {
+func newEngine(ctx context.Context, c *Client, queue string, h Handler, o ConsumeOptions) *engine {
 	e := &engine{
-		c: c, queue: queue, h: h, o: o,
+		ctx: ctx, c: c, queue: queue, h: h, o: o,
 		window: o.Concurrency + o.Prefetch,
 		log:    c.log.With("queue", queue),
 		bg:     context.Background(),
@@ -198,9 +198,7 @@ func (e *engine) admit(d Delivery, st *stream) {
 func (e *engine) worker() {
 	defer e.workers.Done()
 	for it := range e.work {
-		e.mu.Lock()
-		stopping := e.stopping
-		e.mu.Unlock()
+		stopping := e.ctx.Err() != nil
 		it.mu.Lock()
 		lost := it.lost
 		it.mu.Unlock()
@@ -333,7 +331,6 @@ func (e *engine) extend(it *inflight) {
 // flushes their settlements.
 func (e *engine) shutdown() {
 	e.mu.Lock()
-	e.stopping = true
 	e.cur = nil
 	e.mu.Unlock()
 	close(e.work)
