@@ -37,9 +37,6 @@ const (
 	MaxPublishMessages = 1000
 	// maxGRPCLease bounds LeaseRequest.max.
 	maxGRPCLease = 100
-	// leaseResponseBudget bounds the deliveries of one LeaseResponse
-	// together; what does not fit is released (nacked without delay).
-	leaseResponseBudget = MaxGRPCMessageBytes - 1<<20
 	// GRPCKeepaliveMinTime is the shortest keepalive ping interval a
 	// client may use; a client pinging more often is disconnected
 	// (GOAWAY "too_many_pings").
@@ -274,8 +271,9 @@ type ctxStream struct {
 
 func (c *ctxStream) Context() context.Context { return c.ctx }
 
-// grpcError is err as a status of the one error table (broker.GRPCStatus);
-// an error that already is a status passes unchanged.
+// grpcError is err as a status of the one error table
+// (broker.PublicGRPCStatus); an error that already is a status passes
+// unchanged.
 func grpcError(err error) error {
 	if err == nil {
 		return nil
@@ -283,7 +281,7 @@ func grpcError(err error) error {
 	if _, ok := status.FromError(err); ok {
 		return err
 	}
-	return broker.GRPCStatus(err).Err()
+	return broker.PublicGRPCStatus(err).Err()
 }
 
 // grpcFailure is grpcError for a handler's error, with internal errors
@@ -297,7 +295,7 @@ func (s *Server) grpcFailure(method string, err error) error {
 	}
 	if broker.Classify(err).GRPCCode == codes.Internal {
 		s.log.Error("grpc call failed", "method", method, "err", err)
-		return status.Error(codes.Internal, "internal error")
+		return broker.PublicGRPCStatus(errors.New("internal error")).Err()
 	}
-	return broker.GRPCStatus(err).Err()
+	return broker.PublicGRPCStatus(err).Err()
 }

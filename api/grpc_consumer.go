@@ -10,7 +10,6 @@ import (
 
 	"github.com/hookq/hookq/broker"
 	hookqv1 "github.com/hookq/hookq/proto/hookq/v1"
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
@@ -71,36 +70,14 @@ func (c consumerService) Lease(ctx context.Context, req *hookqv1.LeaseRequest) (
 	if err != nil {
 		return nil, fmt.Errorf("queue %q: %w", q, err)
 	}
+	// The broker stops a lease once its bodies reach 4 MiB (it always
+	// takes one, at most 16 MiB): a response fits MaxGRPCMessageBytes.
 	out := &hookqv1.LeaseResponse{Deliveries: make([]*hookqv1.Delivery, 0, len(ds))}
-	size := 0
-	for i, d := range ds {
-		pd := deliveryPB(d)
-		// The first delivery always fits (a body is at most 16 MiB);
-		// deliveries past the response budget go back to the queue.
-		if n := proto.Size(pd) + 16; i > 0 && size+n > leaseResponseBudget {
-			s.releaseUnsent(q, ds[i:])
-			break
-		} else {
-			size += n
-		}
-		out.Deliveries = append(out.Deliveries, pd)
+	for _, d := range ds {
+		out.Deliveries = append(out.Deliveries, deliveryPB(d))
 	}
-	s.metrics.delivered.WithLabelValues(q).Add(float64(len(out.Deliveries)))
+	s.metrics.delivered.WithLabelValues(q).Add(float64(len(ds)))
 	return out, nil
-}
-
-// releaseUnsent gives back deliveries that were leased but could not be
-// sent: nacked without delay, so they are available again at once.
-func (s *Server) releaseUnsent(q string, ds []broker.Delivery) {
-	items := make([]broker.SettleItem, len(ds))
-	for i, d := range ds {
-		items[i] = broker.SettleItem{DeliveryID: d.DeliveryID, Action: broker.Nack, HasDelay: true, Reason: "did not fit in the gRPC response"}
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if _, err := s.cons.Settle(ctx, q, items); err != nil {
-		s.log.Warn("releasing unsent deliveries", "queue", q, "count", len(ds), "err", err)
-	}
 }
 
 // leaseAs leases for p. A long-poll watches p's token while it waits and

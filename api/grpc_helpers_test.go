@@ -56,12 +56,32 @@ func asT(t testing.TB, token string, d time.Duration) context.Context {
 	return ctx
 }
 
-// wantCode fails unless err is a gRPC status with code.
+// wantCode fails unless err is a gRPC status with code, and (for the
+// codes of the error table) with the matching public error code in its
+// ErrorInfo.
 func wantCode(t testing.TB, err error, code codes.Code) {
 	t.Helper()
 	if got := status.Code(err); got != code {
 		t.Fatalf("code = %v (%v), want %v", got, err, code)
 	}
+	want := map[codes.Code][]string{
+		codes.Unauthenticated:   {"unauthenticated"},
+		codes.PermissionDenied:  {"forbidden"},
+		codes.NotFound:          {"not_found"},
+		codes.InvalidArgument:   {"bad_request"},
+		codes.ResourceExhausted: {"queue_full", "payload_too_large"},
+		codes.Unavailable:       {"unavailable"},
+	}[code]
+	if want == nil {
+		return
+	}
+	got := errCode(err)
+	for _, w := range want {
+		if got == w {
+			return
+		}
+	}
+	t.Fatalf("error code %q (%v), want one of %v", got, err, want)
 }
 
 // publish publishes bodies to q as the admin and returns their ids.

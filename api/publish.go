@@ -12,7 +12,6 @@ import (
 	"io"
 	"net/http"
 	"sort"
-	"sync"
 	"unicode/utf8"
 
 	"github.com/hookq/hookq/broker"
@@ -67,10 +66,11 @@ func (ps publisherService) Publish(ctx context.Context, req *hookqv1.PublishRequ
 	return &hookqv1.PublishResponse{MessageIds: ids}, nil
 }
 
-// publish checks msgs, then enqueues them all on q (concurrently, so they
-// share Raft entries) and answers their ids in order once every one is
-// committed. The first failure is the answer; messages committed before
-// it stay committed (a retry with event ids is safe).
+// publish checks msgs, then enqueues them on q one after the other, each
+// once the one before is committed, so they are appended (and leased) in
+// request order; it answers their ids once all are committed. The first
+// failure is the answer; messages committed before it stay committed (a
+// retry with event ids is safe). Concurrent requests share Raft entries.
 func (s *Server) publish(ctx context.Context, q string, msgs []publishMessage) ([]string, error) {
 	if !ingest.ValidName(q) {
 		return nil, fmt.Errorf("queue %q: %w", q, broker.ErrQueueNotFound)
@@ -80,24 +80,17 @@ func (s *Server) publish(ctx context.Context, q string, msgs []publishMessage) (
 		return nil, err
 	}
 	ids := make([]string, len(reqs))
-	errs := make([]error, len(reqs))
-	var wg sync.WaitGroup
-	for i := range reqs {
-		wg.Go(func() {
-			res, err := s.in.Enqueue(ctx, reqs[i])
-			ids[i], errs[i] = res.MessageID, err
-			if err == nil && !res.Duplicate {
-				s.metrics.published.WithLabelValues(q).Inc()
-			}
-		})
-	}
-	wg.Wait()
-	for i, err := range errs {
+	for i, req := range reqs {
+		res, err := s.in.Enqueue(ctx, req)
 		if err != nil {
 			if len(reqs) == 1 {
 				return nil, fmt.Errorf("queue %q: %w", q, err)
 			}
-			return nil, fmt.Errorf("queue %q: message %d: %w", q, i, err)
+			return nil, fmt.Errorf("queue %q: message %d (%d before it committed): %w", q, i, i, err)
+		}
+		ids[i] = res.MessageID
+		if !res.Duplicate {
+			s.metrics.published.WithLabelValues(q).Inc()
 		}
 	}
 	return ids, nil
