@@ -45,12 +45,7 @@ func TestPublishLeaseCarriesTheMessage(t *testing.T) {
 			if len(ds) != 2 {
 				t.Fatalf("leased %d, want 2 (the duplicate stores nothing)", len(ds))
 			}
-			// Match by id: a multi-message publish is not ordered yet
-			// (NOTES-grpc.md, client asks 1).
-			j, b := ds[0], ds[1]
-			if j.Meta.MessageID != ids[0] {
-				j, b = b, j
-			}
+			j, b := ds[0], ds[1] // one request's messages keep their order
 			if string(j.Payload) != `{"a":"é"}` || j.ContentType != "application/json" || j.Meta.EventID != "ev-1" ||
 				j.Meta.Headers["X-Kind"] != "order" || j.Meta.MessageID != ids[0] || j.Meta.Queue != q || j.Meta.Attempt != 1 {
 				t.Errorf("first delivery = %+v", j)

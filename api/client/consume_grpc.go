@@ -81,6 +81,7 @@ func (st *stream) sender(ctx context.Context) {
 			return
 		case <-st.kick:
 		}
+		st.linger(ctx)
 		st.mu.Lock()
 		dead, pending, credits := st.dead, st.pending, st.credits
 		st.pending, st.credits = nil, 0
@@ -113,6 +114,37 @@ func (st *stream) sender(ctx context.Context) {
 			st.kill()
 			return
 		}
+	}
+}
+
+// settleLinger is how long the sender waits for more settlements when
+// few are queued: settlements sent together free their slots together,
+// so the server leases the next deliveries in one batch instead of one
+// by one.
+const settleLinger = time.Millisecond
+
+// linger waits up to settleLinger while fewer than a quarter of the
+// window's settlements are queued.
+func (st *stream) linger(ctx context.Context) {
+	want := max(1, st.e.window/4)
+	deadline := time.Now().Add(settleLinger)
+	for {
+		st.mu.Lock()
+		n := len(st.pending)
+		st.mu.Unlock()
+		left := time.Until(deadline)
+		if n == 0 || n >= want || left <= 0 {
+			return
+		}
+		t := time.NewTimer(left)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-st.kick:
+		case <-t.C:
+		}
+		t.Stop()
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/hookq/hookq/broker"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -197,26 +198,31 @@ func codeOfGRPC(c codes.Code) string {
 }
 
 // fromGRPC turns an error of a gRPC call into an *Error (nil for nil).
-// A status carrying hookq's ErrorInfo detail is classified by the one
-// error table (broker.FromGRPC, broker.Classify); other statuses by their
-// gRPC code.
+// The public API's statuses carry the public code in an ErrorInfo detail
+// (domain broker.PublicErrorDomain); a node-to-node status (domain of
+// broker.FromGRPC) is classified by the one error table; any other status
+// (a transport failure, one made by gRPC itself) by its gRPC code.
 func fromGRPC(op string, err error) error {
 	if err == nil {
 		return nil
 	}
 	st, _ := status.FromError(err)
 	e := &Error{Op: op, Message: st.Message()}
-	if werr, ok := broker.FromGRPC(err); ok {
-		if c := broker.Classify(werr); c.GRPCCode == st.Code() {
-			e.Code, e.cause = c.Code, werr
+	for _, d := range st.Details() {
+		if info, ok := d.(*errdetails.ErrorInfo); ok && info.GetDomain() == broker.PublicErrorDomain {
+			e.Code = info.GetReason()
 		}
 	}
 	if e.Code == "" {
-		// No detail, or one whose wire name does not stand for the
-		// public error (request-surface errors have no wire name):
-		// the gRPC code decides.
+		if werr, ok := broker.FromGRPC(err); ok {
+			if c := broker.Classify(werr); c.GRPCCode == st.Code() {
+				e.Code, e.cause = c.Code, werr
+			}
+		}
+	}
+	if e.Code == "" {
 		e.Code = codeOfGRPC(st.Code())
-		if st.Code() == codes.ResourceExhausted && e.Message != "" && !strings.Contains(strings.ToLower(e.Message), "queue") {
+		if st.Code() == codes.ResourceExhausted && !strings.Contains(strings.ToLower(e.Message), "queue") {
 			e.Code = CodePayloadTooLarge
 		}
 		if st.Code() == codes.Unavailable || st.Code() == codes.Canceled || st.Code() == codes.DeadlineExceeded {

@@ -28,7 +28,7 @@ func ExampleClient_Consume() {
 
 	err = c.Consume(ctx, "orders", func(ctx context.Context, d *client.Delivery) error {
 		fmt.Printf("order %s (attempt %d)\n", d.Payload, d.Meta.Attempt)
-		cancel() // a real consumer runs until it is told to stop
+		cancel()   // a real consumer runs until it is told to stop
 		return nil // ack
 	}, client.ConsumeOptions{Concurrency: 4})
 	if err != nil {

@@ -205,7 +205,7 @@ func (c *Client) restSettle(ctx context.Context, queue string, s Settlement) ([]
 			req.Nack = append(req.Nack, restNackItem{DeliveryID: n.DeliveryID, Delay: restDelay(n.Delay), Reason: n.Reason})
 		}
 		for _, r := range s.Rejects {
-			req.Reject = append(req.Reject, restRejectItem{DeliveryID: r.DeliveryID, Reason: r.Reason})
+			req.Reject = append(req.Reject, restRejectItem(r))
 		}
 		var resp struct {
 			Results []struct {

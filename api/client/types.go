@@ -119,8 +119,6 @@ type Settlement struct {
 	Extends []ExtendItem
 }
 
-func (s Settlement) len() int { return len(s.Acks) + len(s.Nacks) + len(s.Rejects) + len(s.Extends) }
-
 // SettleStatus is the outcome of one item of a batch Settle.
 type SettleStatus string
 
