@@ -134,7 +134,8 @@ type engine struct {
 	unary   *batcher // settlements made with unary Settle calls
 
 	mu          sync.Mutex
-	outstanding int           // leased and not yet settled (or dropped)
+	outstanding int                    // leased and not yet settled (or dropped)
+	live        map[*inflight]struct{} // the deliveries outstanding counts
 	cur         *stream       // the live gRPC stream, if any
 	freed       chan struct{} // signalled (cap 1) when outstanding falls
 }
@@ -144,8 +145,9 @@ func newEngine(ctx context.Context, c *Client, queue string, h Handler, o Consum
 		ctx: ctx, c: c, queue: queue, h: h, o: o,
 		window: o.Concurrency + o.Prefetch,
 		log:    c.log.With("queue", queue),
-		bg:     context.Background(),
+		bg:     context.WithoutCancel(ctx),
 		freed:  make(chan struct{}, 1),
+		live:   map[*inflight]struct{}{},
 	}
 	e.hctx, e.hcancel = context.WithCancel(e.bg)
 	e.work = make(chan *inflight, e.window)
@@ -190,6 +192,7 @@ func (e *engine) admit(d Delivery, st *stream) {
 	}
 	e.mu.Lock()
 	e.outstanding++
+	e.live[it] = struct{}{}
 	e.mu.Unlock()
 	e.work <- it
 }
@@ -260,6 +263,11 @@ func (e *engine) release(it *inflight) {
 	it.finish()
 	it.cancel()
 	e.mu.Lock()
+	if _, ok := e.live[it]; !ok {
+		e.mu.Unlock()
+		return // released already
+	}
+	delete(e.live, it)
 	e.outstanding--
 	cur := e.cur
 	e.mu.Unlock()
@@ -304,9 +312,8 @@ func (e *engine) extend(it *inflight) {
 	next := it.lease / 2
 	switch {
 	case err == nil:
-		it.mu.Lock()
-		it.d.Meta.LeaseExpiresAt = time.Now().Add(it.lease)
-		it.mu.Unlock()
+		// The handler may be reading it.d: its LeaseExpiresAt stays the
+		// first lease's end.
 	case IsLeaseExpired(err) || IsNotFound(err):
 		e.log.Warn("consume: lease lost while handling; the message will be delivered again",
 			"messageId", it.d.Meta.MessageID, "deliveryId", it.d.Meta.DeliveryID, "err", err)
@@ -354,6 +361,17 @@ func (e *engine) shutdown() {
 	}
 	e.unary.close()
 	e.hcancel()
+	// Handlers that outlived the wait keep their deliveries, but their
+	// leases are no longer extended: they run out.
+	e.mu.Lock()
+	abandoned := make([]*inflight, 0, len(e.live))
+	for it := range e.live {
+		abandoned = append(abandoned, it)
+	}
+	e.mu.Unlock()
+	for _, it := range abandoned {
+		it.finish()
+	}
 }
 
 // permanent reports whether err means hookq refuses this consumer for

@@ -13,6 +13,7 @@ import (
 	"github.com/hookq/hookq/api/apitest"
 	"github.com/hookq/hookq/api/client"
 	"github.com/hookq/hookq/broker"
+	"go.uber.org/goleak"
 )
 
 // consumeInBackground runs c.Consume until the test ends (or stop is
@@ -379,5 +380,42 @@ func TestConsumeRefusedForGood(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestConsumeLeavesNoGoroutines: once Consume has returned, none of its
+// goroutines (workers, stream sender, settlement batcher, lease
+// extensions) is left running.
+func TestConsumeLeavesNoGoroutines(t *testing.T) {
+	n := apitest.Start(t)
+	for _, tr := range transports {
+		t.Run(tr.String(), func(t *testing.T) {
+			q := "leak-" + tr.String()
+			n.Queue(t, q, nil)
+			c := newClient(t, n, tr, "")
+			publish(t, c, q, 1)
+			// The client's connections and the node's goroutines for them
+			// exist from here on.
+			if _, err := c.Lease(ctxT(t), q, client.LeaseOptions{Max: 1}); err != nil {
+				t.Fatal(err)
+			}
+			ignore := goleak.IgnoreCurrent()
+			publish(t, c, q, 20)
+			stop := consumeInBackground(t, c, q, func(context.Context, *client.Delivery) error { return nil },
+				client.ConsumeOptions{Concurrency: 4, Visibility: 2 * time.Second})
+			eventually(t, 20*time.Second, "20 acked", func() bool { return stats(t, n, q).Acked == 20 })
+			if err := stop(); err != nil {
+				t.Fatal(err)
+			}
+			c.Close()
+			goleak.VerifyNone(t, ignore,
+				// The node's side of connections the client just closed.
+				goleak.IgnoreAnyFunction("net/http.(*conn).serve"),
+				goleak.IgnoreAnyFunction("google.golang.org/grpc/internal/transport.(*http2Server).keepalive"),
+				goleak.IgnoreAnyFunction("google.golang.org/grpc/internal/transport.(*controlBuffer).get"),
+				goleak.IgnoreAnyFunction("google.golang.org/grpc/internal/transport.newHTTP2Server.func2"),
+				goleak.IgnoreAnyFunction("google.golang.org/grpc.(*Server).serveStreams"),
+			)
+		})
 	}
 }
