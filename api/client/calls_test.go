@@ -322,6 +322,7 @@ func TestNewRefusesIncompleteOptions(t *testing.T) {
 		{Transport: client.TransportGRPC, HTTPURL: "http://127.0.0.1:8080"},
 		{Transport: client.TransportREST, GRPCTargets: []string{"127.0.0.1:9090"}},
 		{HTTPURL: "http://x", CAFile: "/does/not/exist"},
+		{GRPCTargets: []string{"no-port"}},
 	} {
 		if c, err := client.New(o); err == nil {
 			_ = c.Close()

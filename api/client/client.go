@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -168,7 +169,14 @@ func (c *Client) dial(opts Options, tlsConf *tls.Config) error {
 	r := manual.NewBuilderWithScheme(fmt.Sprintf("hookq-client-%d", resolverSeq.Add(1)))
 	addrs := make([]resolver.Address, len(opts.GRPCTargets))
 	for i, t := range opts.GRPCTargets {
-		addrs[i] = resolver.Address{Addr: t}
+		// Each address is its own TLS server name (the connection's
+		// authority names no host); a TLS.ServerName set by the caller
+		// still wins.
+		host, _, err := net.SplitHostPort(t)
+		if err != nil {
+			return fmt.Errorf("hookq client: gRPC target %q: want host:port: %w", t, err)
+		}
+		addrs[i] = resolver.Address{Addr: t, ServerName: host}
 	}
 	r.InitialState(resolver.State{Addresses: addrs})
 	creds := insecure.NewCredentials()

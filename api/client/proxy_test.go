@@ -1,6 +1,7 @@
 package client_test
 
 import (
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -11,7 +12,7 @@ import (
 // proxy forwards TCP connections to a target and can cut them all, as a
 // network failure or a node restart would.
 type proxy struct {
-	ln     net.Listener
+	ln     net.Listener // TLS when the proxy terminates TLS
 	target string
 
 	mu    sync.Mutex
@@ -25,6 +26,22 @@ func startProxy(t *testing.T, target string) *proxy {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return serveProxy(t, ln, target)
+}
+
+// startTLSProxy is a proxy that terminates TLS with conf and forwards the
+// plaintext.
+func startTLSProxy(t *testing.T, target string, conf *tls.Config) *proxy {
+	t.Helper()
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return serveProxy(t, ln, target)
+}
+
+func serveProxy(t *testing.T, ln net.Listener, target string) *proxy {
+	t.Helper()
 	p := &proxy{ln: ln, target: target}
 	var wg sync.WaitGroup
 	wg.Go(func() { p.serve(&wg) })
