@@ -136,8 +136,8 @@ type engine struct {
 	mu          sync.Mutex
 	outstanding int                    // leased and not yet settled (or dropped)
 	live        map[*inflight]struct{} // the deliveries outstanding counts
-	cur         *stream       // the live gRPC stream, if any
-	freed       chan struct{} // signalled (cap 1) when outstanding falls
+	cur         *stream                // the live gRPC stream, if any
+	freed       chan struct{}          // signalled (cap 1) when outstanding falls
 }
 
 func newEngine(ctx context.Context, c *Client, queue string, h Handler, o ConsumeOptions) *engine {
