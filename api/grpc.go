@@ -41,8 +41,9 @@ const (
 	// client may use; a client pinging more often is disconnected
 	// (GOAWAY "too_many_pings").
 	GRPCKeepaliveMinTime = 10 * time.Second
-	// healthPoll is how often the health service re-reads readiness.
-	healthPoll = 250 * time.Millisecond
+	// healthPoll is how often the health service re-reads readiness (on
+	// a follower that asks the leader for its commit index).
+	healthPoll = time.Second
 )
 
 // Public gRPC services, by full method prefix. Calls to any other service
