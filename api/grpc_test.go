@@ -3,6 +3,7 @@ package api_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -411,5 +412,25 @@ func TestGRPCLargestBodyRoundTrips(t *testing.T) {
 	ds := e.lease("big", 1, 5*time.Second, 0)
 	if len(ds) != 1 || ds[0].Meta.MessageId != r.MessageIds[0] || !bytes.Equal(ds[0].Payload, body) {
 		t.Fatalf("leased %d deliveries, want the %d-byte body back", len(ds), len(body))
+	}
+}
+
+// The messages of one Publish are appended, and leased, in request order.
+func TestGRPCPublishKeepsRequestOrder(t *testing.T) {
+	e := newGRPCEnv(t)
+	e.Queue(t, "fifo", nil)
+	var bodies []string
+	for i := range 30 {
+		bodies = append(bodies, fmt.Sprintf("m%02d", i))
+	}
+	ids := e.publish("fifo", bodies...)
+	ds := e.lease("fifo", 30, 2*time.Second, 0)
+	if len(ds) != len(bodies) {
+		t.Fatalf("leased %d of %d", len(ds), len(bodies))
+	}
+	for i, d := range ds {
+		if string(d.Payload) != bodies[i] || d.Meta.MessageId != ids[i] {
+			t.Fatalf("lease position %d: %q (%s), want %q (%s)", i, d.Payload, d.Meta.MessageId, bodies[i], ids[i])
+		}
 	}
 }
