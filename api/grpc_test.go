@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -322,6 +324,18 @@ func TestGRPCPublishDurableAndDeduplicated(t *testing.T) {
 	ds := e.lease("a", 10, time.Second, 0)
 	if len(ds) != 1 || ds[0].Meta.EventId != "evt-1" || ds[0].Meta.Headers["X-Trace"] != "t1" || ds[0].ContentType != "application/json" {
 		t.Fatalf("leased %v, want the one message with its meta", ds)
+	}
+	// The duplicate is not counted as published.
+	res, err := http.Get(e.HTTPURL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	metrics, _ := io.ReadAll(res.Body)
+	for _, want := range []string{`hookq_published_total{queue="a"} 1`, `hookq_published_total{queue="b"} 1`} {
+		if !strings.Contains(string(metrics), want+"\n") {
+			t.Errorf("metrics lack %s", want)
+		}
 	}
 }
 
