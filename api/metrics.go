@@ -24,6 +24,7 @@ var durationBuckets = []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.
 // (bounded by config), route patterns and fixed enums, never ids.
 type metrics struct {
 	requests       *prometheus.CounterVec // hookq_ingest_requests_total{source,code}
+	published      *prometheus.CounterVec // hookq_published_total{queue}
 	rejections     *prometheus.CounterVec // hookq_ingest_rejections_total{source,reason}
 	ingestDuration prometheus.Histogram   // request → commit of stored webhooks
 	httpDuration   *prometheus.HistogramVec
@@ -32,6 +33,9 @@ type metrics struct {
 
 func newMetrics(reg *prometheus.Registry) *metrics {
 	m := &metrics{
+		published: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hookq_published_total", Help: "Messages published (gRPC Publish, POST /v1/queues/{q}/publish) and durably enqueued, by queue; duplicates not counted.",
+		}, []string{"queue"}),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "hookq_ingest_requests_total", Help: "Webhooks received, by source and HTTP status code answered.",
 		}, []string{"source", "code"}),
@@ -48,7 +52,7 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 		}, []string{"route", "code"}),
 		recent: newRejectionLog(),
 	}
-	reg.MustRegister(m.requests, m.rejections, m.ingestDuration, m.httpDuration)
+	reg.MustRegister(m.published, m.requests, m.rejections, m.ingestDuration, m.httpDuration)
 	registerRuntime(reg)
 	return m
 }
