@@ -4,6 +4,7 @@ import (
 	"errors"
 
 	"github.com/hookq/hookq/ingest"
+	"github.com/hookq/hookq/internal/apicode"
 	"github.com/hookq/hookq/raftfsm"
 	"github.com/hookq/hookq/storage"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -56,73 +57,70 @@ var (
 	ErrNotReady        = errors.New("api: unavailable")
 )
 
-// Public error codes (docs/API.md §2.6), the same over HTTP and gRPC.
+// Public error codes (docs/API.md §2.6), the same over HTTP and gRPC;
+// their statuses are internal/apicode's.
 const (
-	CodeBadRequest           = "bad_request"
-	CodeUnauthenticated      = "unauthenticated"
-	CodeSignatureInvalid     = "signature_invalid"
-	CodeTimestampOutOfWindow = "timestamp_out_of_window"
-	CodeForbidden            = "forbidden"
-	CodeNotFound             = "not_found"
-	CodeLeaseExpired         = "lease_expired"
-	CodeConflict             = "conflict"
-	CodePayloadTooLarge      = "payload_too_large"
-	CodeQueueFull            = "queue_full"
-	CodeUnavailable          = "unavailable"
-	CodeInternal             = "internal"
+	CodeBadRequest           = apicode.BadRequest
+	CodeUnauthenticated      = apicode.Unauthenticated
+	CodeSignatureInvalid     = apicode.SignatureInvalid
+	CodeTimestampOutOfWindow = apicode.TimestampOutOfWindow
+	CodeForbidden            = apicode.Forbidden
+	CodeNotFound             = apicode.NotFound
+	CodeLeaseExpired         = apicode.LeaseExpired
+	CodeConflict             = apicode.Conflict
+	CodePayloadTooLarge      = apicode.PayloadTooLarge
+	CodeQueueFull            = apicode.QueueFull
+	CodeUnavailable          = apicode.Unavailable
+	CodeInternal             = apicode.Internal
 )
 
 // errorRow is one error as every surface names it: wire is its name on
 // the node-to-node wire ("" when it never crosses it), code its public
-// code, httpStatus and grpcCode what the HTTP and gRPC APIs answer.
+// code (whose HTTP status and gRPC code are internal/apicode's).
 type errorRow struct {
-	err        error
-	wire       string
-	code       string
-	httpStatus int
-	grpcCode   codes.Code
+	err  error
+	wire string
+	code string
 }
 
-// errorTable is the one mapping from errors to their wire name, public
-// code, HTTP status and gRPC code. The first row errors.Is matches wins;
-// an error in no row is internal (500, codes.Internal) and crosses the
-// wire as unavailable. HTTP statuses are plain ints so broker does not
-// import net/http.
+// errorTable is the one mapping from errors to their wire name and public
+// code. The first row errors.Is matches wins; an error in no row is
+// internal (500, codes.Internal) and crosses the wire as unavailable.
 var errorTable = []errorRow{
-	{ErrInvalidRequest, "", CodeBadRequest, 400, codes.InvalidArgument},
-	{ingest.ErrInvalidConfig, "", CodeBadRequest, 400, codes.InvalidArgument},
-	{ErrBadRequest, "bad_request", CodeBadRequest, 400, codes.InvalidArgument},
-	{ErrNotDeadLetter, "not_dead_letter", CodeBadRequest, 400, codes.InvalidArgument},
-	{ErrBadCursor, "", CodeBadRequest, 400, codes.InvalidArgument},
-	{ErrDeadLetterCycle, "dead_letter_cycle", CodeBadRequest, 400, codes.InvalidArgument},
-	{ErrSelectionTooLarge, "selection_too_large", CodeBadRequest, 400, codes.InvalidArgument},
+	{ErrInvalidRequest, "", CodeBadRequest},
+	{ingest.ErrInvalidConfig, "", CodeBadRequest},
+	{ErrBadRequest, "bad_request", CodeBadRequest},
+	{ErrNotDeadLetter, "not_dead_letter", CodeBadRequest},
+	{ErrBadCursor, "", CodeBadRequest},
+	{ErrDeadLetterCycle, "dead_letter_cycle", CodeBadRequest},
+	{ErrSelectionTooLarge, "selection_too_large", CodeBadRequest},
 	// Ops the state machine refused: bad_request on the wire (after
 	// ErrBadRequest, so the wire name comes back as ErrBadRequest), never
 	// unavailable, which clients retry.
-	{ErrInvalidOp, "bad_request", CodeBadRequest, 400, codes.InvalidArgument},
-	{ErrUnknownOp, "bad_request", CodeBadRequest, 400, codes.InvalidArgument},
-	{ErrUndecodable, "bad_request", CodeBadRequest, 400, codes.InvalidArgument},
-	{ErrUnauthenticated, "", CodeUnauthenticated, 401, codes.Unauthenticated},
-	{ingest.ErrSignatureInvalid, "", CodeSignatureInvalid, 401, codes.Unauthenticated},
-	{ingest.ErrTimestampOutOfWindow, "", CodeTimestampOutOfWindow, 401, codes.Unauthenticated},
-	{ErrForbidden, "", CodeForbidden, 403, codes.PermissionDenied},
-	{ErrNotFound, "", CodeNotFound, 404, codes.NotFound},
-	{ErrQueueNotFound, "queue_not_found", CodeNotFound, 404, codes.NotFound},
-	{ErrSourceNotFound, "source_not_found", CodeNotFound, 404, codes.NotFound},
-	{ErrTokenNotFound, "token_not_found", CodeNotFound, 404, codes.NotFound},
-	{ErrNodeNotFound, "node_not_found", CodeNotFound, 404, codes.NotFound},
-	{ErrMessageNotFound, "message_not_found", CodeNotFound, 404, codes.NotFound},
-	{ErrDeliveryNotFound, "delivery_not_found", CodeNotFound, 404, codes.NotFound},
-	{ErrLeaseExpired, "lease_expired", CodeLeaseExpired, 409, codes.FailedPrecondition},
-	{ErrTokenExists, "token_exists", CodeConflict, 409, codes.AlreadyExists},
-	{ErrConflict, "", CodeConflict, 409, codes.Aborted},
-	{ErrTooLarge, "", CodePayloadTooLarge, 413, codes.ResourceExhausted},
-	{ErrQueueFull, "queue_full", CodeQueueFull, 503, codes.ResourceExhausted},
-	{ErrNotReady, "", CodeUnavailable, 503, codes.Unavailable},
-	{ErrNotLeader, "not_leader", CodeUnavailable, 503, codes.Unavailable},
-	{ErrUnavailable, "unavailable", CodeUnavailable, 503, codes.Unavailable},
-	{ErrClosed, "closed", CodeUnavailable, 503, codes.Unavailable},
-	{ErrEntryFull, "entry_full", CodeInternal, 500, codes.Internal},
+	{ErrInvalidOp, "bad_request", CodeBadRequest},
+	{ErrUnknownOp, "bad_request", CodeBadRequest},
+	{ErrUndecodable, "bad_request", CodeBadRequest},
+	{ErrUnauthenticated, "", CodeUnauthenticated},
+	{ingest.ErrSignatureInvalid, "", CodeSignatureInvalid},
+	{ingest.ErrTimestampOutOfWindow, "", CodeTimestampOutOfWindow},
+	{ErrForbidden, "", CodeForbidden},
+	{ErrNotFound, "", CodeNotFound},
+	{ErrQueueNotFound, "queue_not_found", CodeNotFound},
+	{ErrSourceNotFound, "source_not_found", CodeNotFound},
+	{ErrTokenNotFound, "token_not_found", CodeNotFound},
+	{ErrNodeNotFound, "node_not_found", CodeNotFound},
+	{ErrMessageNotFound, "message_not_found", CodeNotFound},
+	{ErrDeliveryNotFound, "delivery_not_found", CodeNotFound},
+	{ErrLeaseExpired, "lease_expired", CodeLeaseExpired},
+	{ErrTokenExists, "token_exists", CodeConflict},
+	{ErrConflict, "", CodeConflict},
+	{ErrTooLarge, "", CodePayloadTooLarge},
+	{ErrQueueFull, "queue_full", CodeQueueFull},
+	{ErrNotReady, "", CodeUnavailable},
+	{ErrNotLeader, "not_leader", CodeUnavailable},
+	{ErrUnavailable, "unavailable", CodeUnavailable},
+	{ErrClosed, "closed", CodeUnavailable},
+	{ErrEntryFull, "entry_full", CodeInternal},
 }
 
 // ErrorClass is how the public surfaces answer an error.
@@ -134,10 +132,12 @@ type ErrorClass struct {
 
 // Classify looks err up in the error table.
 func Classify(err error) ErrorClass {
+	code := CodeInternal
 	if r, ok := rowOf(err); ok {
-		return ErrorClass{Code: r.code, HTTPStatus: r.httpStatus, GRPCCode: r.grpcCode}
+		code = r.code
 	}
-	return ErrorClass{Code: CodeInternal, HTTPStatus: 500, GRPCCode: codes.Internal}
+	st, _ := apicode.Of(code)
+	return ErrorClass{Code: code, HTTPStatus: st.HTTP, GRPCCode: st.GRPC}
 }
 
 func rowOf(err error) (errorRow, bool) {
@@ -215,7 +215,7 @@ func (e *wireError) Unwrap() error { return e.sentinel }
 
 // PublicErrorDomain marks the ErrorInfo detail of the public gRPC API's
 // statuses (hookq.v1); its reason is the public error code.
-const PublicErrorDomain = "hookq.v1"
+const PublicErrorDomain = apicode.PublicDomain
 
 // PublicGRPCStatus is err as the public gRPC API answers it: the table's
 // gRPC code, err's text as the message, and an ErrorInfo detail (domain

@@ -8,7 +8,7 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/hookq/hookq/broker"
+	"github.com/hookq/hookq/internal/apicode"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -16,16 +16,16 @@ import (
 
 // The API's error codes (docs/API.md §2.6), the same over gRPC and REST.
 const (
-	CodeBadRequest      = broker.CodeBadRequest
-	CodeUnauthenticated = broker.CodeUnauthenticated
-	CodeForbidden       = broker.CodeForbidden
-	CodeNotFound        = broker.CodeNotFound
-	CodeLeaseExpired    = broker.CodeLeaseExpired
-	CodeConflict        = broker.CodeConflict
-	CodePayloadTooLarge = broker.CodePayloadTooLarge
-	CodeQueueFull       = broker.CodeQueueFull
-	CodeUnavailable     = broker.CodeUnavailable
-	CodeInternal        = broker.CodeInternal
+	CodeBadRequest      = apicode.BadRequest
+	CodeUnauthenticated = apicode.Unauthenticated
+	CodeForbidden       = apicode.Forbidden
+	CodeNotFound        = apicode.NotFound
+	CodeLeaseExpired    = apicode.LeaseExpired
+	CodeConflict        = apicode.Conflict
+	CodePayloadTooLarge = apicode.PayloadTooLarge
+	CodeQueueFull       = apicode.QueueFull
+	CodeUnavailable     = apicode.Unavailable
+	CodeInternal        = apicode.Internal
 )
 
 // Error is an error answered by hookq, or a transport failure on the way
@@ -34,10 +34,8 @@ const (
 // transport the call used, so callers can program against either.
 //
 // errors.Is(err, client.ErrLeaseExpired) (or any other sentinel of this
-// package) matches on the code. An error answered by hookq also matches
-// the broker sentinel its code stands for (broker.ErrLeaseExpired,
-// broker.ErrQueueFull, …); a transport failure unwraps to the transport's
-// error instead.
+// package) matches on the code; a transport failure also unwraps to the
+// transport's error.
 type Error struct {
 	// Code is the API's error code: CodeLeaseExpired, CodeQueueFull, …
 	Code string
@@ -52,7 +50,7 @@ type Error struct {
 	// Op names the call that failed ("publish", "lease", "ack", …).
 	Op string
 
-	cause error // the broker sentinel or transport error behind it
+	cause error // the transport error behind it, if any
 }
 
 // Error implements error.
@@ -67,7 +65,7 @@ func (e *Error) Error() string {
 	return fmt.Sprintf("hookq %s: %s (%s)", e.Op, msg, e.Code)
 }
 
-// Unwrap returns the broker sentinel (or transport error) behind e.
+// Unwrap returns the transport error behind e (nil for an answer of hookq).
 func (e *Error) Unwrap() error { return e.cause }
 
 // Is reports whether target is an *Error with the same Code and no
@@ -105,34 +103,11 @@ func sentinel(code string) *Error {
 	return e
 }
 
-// codeSentinels names the broker sentinel each public code stands for, so
-// that broker.Classify (the one error table) gives the HTTP status and
-// gRPC code of a code received over either transport.
-var codeSentinels = map[string]error{
-	CodeBadRequest:      broker.ErrInvalidRequest,
-	CodeUnauthenticated: broker.ErrUnauthenticated,
-	CodeForbidden:       broker.ErrForbidden,
-	CodeNotFound:        broker.ErrNotFound,
-	CodeLeaseExpired:    broker.ErrLeaseExpired,
-	CodeConflict:        broker.ErrConflict,
-	CodePayloadTooLarge: broker.ErrTooLarge,
-	CodeQueueFull:       broker.ErrQueueFull,
-	CodeUnavailable:     broker.ErrUnavailable,
-}
-
-// fill sets HTTPStatus and GRPCCode from Code through broker's error
-// table, and the cause when none is set.
+// fill sets HTTPStatus and GRPCCode from Code (internal/apicode, the
+// statuses the server answers each code with).
 func (e *Error) fill() {
-	s, ok := codeSentinels[e.Code]
-	if !ok {
-		e.HTTPStatus, e.GRPCCode = http.StatusInternalServerError, codes.Internal
-		return
-	}
-	c := broker.Classify(s)
-	e.HTTPStatus, e.GRPCCode = c.HTTPStatus, c.GRPCCode
-	if e.cause == nil {
-		e.cause = s
-	}
+	st, _ := apicode.Of(e.Code)
+	e.HTTPStatus, e.GRPCCode = st.HTTP, st.GRPC
 }
 
 // CodeOf returns the API error code of err ("" for nil, CodeInternal for
@@ -186,7 +161,7 @@ var guessOrder = []string{
 // queue_full unless the message says otherwise (see fromGRPC).
 func codeOfGRPC(c codes.Code) string {
 	for _, code := range guessOrder {
-		if broker.Classify(codeSentinels[code]).GRPCCode == c {
+		if st, _ := apicode.Of(code); st.GRPC == c {
 			return code
 		}
 	}
@@ -201,9 +176,8 @@ func codeOfGRPC(c codes.Code) string {
 
 // fromGRPC turns an error of a gRPC call into an *Error (nil for nil).
 // The public API's statuses carry the public code in an ErrorInfo detail
-// (domain broker.PublicErrorDomain); a node-to-node status (domain of
-// broker.FromGRPC) is classified by the one error table; any other status
-// (a transport failure, one made by gRPC itself) by its gRPC code.
+// (domain apicode.PublicDomain); any other status (a transport failure,
+// one made by gRPC itself) is classified by its gRPC code.
 func fromGRPC(op string, err error) error {
 	if err == nil {
 		return nil
@@ -211,15 +185,8 @@ func fromGRPC(op string, err error) error {
 	st, _ := status.FromError(err)
 	e := &Error{Op: op, Message: st.Message()}
 	for _, d := range st.Details() {
-		if info, ok := d.(*errdetails.ErrorInfo); ok && info.GetDomain() == broker.PublicErrorDomain {
+		if info, ok := d.(*errdetails.ErrorInfo); ok && info.GetDomain() == apicode.PublicDomain {
 			e.Code = info.GetReason()
-		}
-	}
-	if e.Code == "" {
-		if werr, ok := broker.FromGRPC(err); ok {
-			if c := broker.Classify(werr); c.GRPCCode == st.Code() {
-				e.Code, e.cause = c.Code, werr
-			}
 		}
 	}
 	if e.Code == "" {
@@ -264,7 +231,7 @@ func codeOfHTTP(statusCode int) string {
 		return CodeUnavailable
 	}
 	for _, code := range guessOrder {
-		if broker.Classify(codeSentinels[code]).HTTPStatus == statusCode {
+		if st, _ := apicode.Of(code); st.HTTP == statusCode {
 			return code
 		}
 	}

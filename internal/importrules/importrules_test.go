@@ -49,6 +49,8 @@ var rules = []arrow{
 	{from: "bench/...", to: "raftfsm", why: "bench is a client of the public HTTP API only"},
 	{from: "internal/backupfile", to: "*", why: "the backup file format, a leaf"},
 	{from: "internal/logging", to: "*", why: "loggers and the hclog adapter, a leaf"},
+	{from: "internal/apicode", to: "*", why: "the public error codes and their statuses, a leaf"},
+	{from: "api/client", to: "*", except: []string{"internal/apicode", "proto/hookq/v1"}, why: "the Go client users build into their programs: the public protocol only, never the node (broker, Raft, Pebble)"},
 	{from: "*", to: "cmd/...", why: "nothing imports the command"},
 }
 
