@@ -185,7 +185,11 @@ func (b *Broker) Messages(q, state string, limit int, after string) ([]Message, 
 		if st == "" {
 			st = storage.ViewState(m, now)
 		}
-		out = append(out, messageOf(q, st, m, now))
+		msg := messageOf(q, st, m, now)
+		if msg.BodyUTF8, err = b.store.BodyUTF8(q, m.Seq); err != nil {
+			return nil, "", err
+		}
+		out = append(out, msg)
 	}
 	return out, next, nil
 }

@@ -47,13 +47,14 @@ var (
 // gRPC API) refuses a request with them before it reaches the broker.
 // Their text is part of the responses clients see.
 var (
-	ErrUnauthenticated = errors.New("api: missing or invalid token")
-	ErrForbidden       = errors.New("api: token lacks the scope")
-	ErrInvalidRequest  = errors.New("api: bad request")
-	ErrTooLarge        = errors.New("api: payload too large")
-	ErrNotFound        = errors.New("api: not found")
-	ErrConflict        = errors.New("api: conflict")
-	ErrNotReady        = errors.New("api: unavailable")
+	ErrUnauthenticated  = errors.New("api: missing or invalid token")
+	ErrForbidden        = errors.New("api: token lacks the scope")
+	ErrInvalidRequest   = errors.New("api: bad request")
+	ErrTooLarge         = errors.New("api: payload too large")
+	ErrNotFound         = errors.New("api: not found")
+	ErrConflict         = errors.New("api: conflict")
+	ErrNotReady         = errors.New("api: unavailable")
+	ErrMethodNotAllowed = errors.New("api: method not allowed")
 )
 
 // Public error codes (docs/API.md §2.6), the same over HTTP and gRPC.
@@ -70,6 +71,7 @@ const (
 	CodeQueueFull            = "queue_full"
 	CodeUnavailable          = "unavailable"
 	CodeInternal             = "internal"
+	CodeMethodNotAllowed     = "method_not_allowed"
 )
 
 // errorRow is one error as every surface names it: wire is its name on
@@ -114,6 +116,7 @@ var errorTable = []errorRow{
 	{ErrMessageNotFound, "message_not_found", CodeNotFound, 404, codes.NotFound},
 	{ErrDeliveryNotFound, "delivery_not_found", CodeNotFound, 404, codes.NotFound},
 	{ErrLeaseExpired, "lease_expired", CodeLeaseExpired, 409, codes.FailedPrecondition},
+	{ErrMethodNotAllowed, "", CodeMethodNotAllowed, 405, codes.Unimplemented},
 	{ErrTokenExists, "token_exists", CodeConflict, 409, codes.AlreadyExists},
 	{ErrConflict, "", CodeConflict, 409, codes.Aborted},
 	{ErrTooLarge, "", CodePayloadTooLarge, 413, codes.ResourceExhausted},

@@ -154,7 +154,11 @@ func (b *Broker) leaseNow(ctx context.Context, q string, opt LeaseOptions) ([]De
 	if err != nil {
 		return nil, err
 	}
-	return deliveriesOf(r.Deliveries), r.Err
+	ds := deliveriesOf(r.Deliveries)
+	for i := range ds {
+		ds[i].AutoAcked = opt.AutoAck
+	}
+	return ds, r.Err
 }
 
 // Settle applies ack / nack / reject / extend items to deliveries of q.
