@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -38,12 +39,15 @@ func TestExampleConsumersRejectInvalidJSONAndStopOnSIGTERM(t *testing.T) {
 			}
 			cmd := exec.Command(bin, "-url", "http://"+p.http, "-token", testAdmin, "-queue", q) // #nosec G204 -- built above
 			var logs bytes.Buffer
-			cmd.Stdout, cmd.Stderr = &logs, &logs
+			var logMu sync.Mutex
+			w := &lockedWriter{mu: &logMu, w: &logs}
+			cmd.Stdout, cmd.Stderr = w, w
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
-			exited := make(chan error, 1)
-			go func() { exited <- cmd.Wait() }()
+			var waitErr error
+			exited := make(chan struct{})
+			go func() { waitErr = cmd.Wait(); close(exited) }()
 			t.Cleanup(func() {
 				select {
 				case <-exited:
@@ -62,7 +66,7 @@ func TestExampleConsumersRejectInvalidJSONAndStopOnSIGTERM(t *testing.T) {
 					break
 				}
 				if time.Now().After(deadline) {
-					t.Fatalf("acked %d, dead-lettered %d; want 1 and 1\n%s", acked, dead, logs.String())
+					t.Fatalf("acked %d, dead-lettered %d; want 1 and 1\n%s", acked, dead, logText(&logMu, &logs))
 				}
 				time.Sleep(50 * time.Millisecond)
 			}
@@ -85,12 +89,12 @@ func TestExampleConsumersRejectInvalidJSONAndStopOnSIGTERM(t *testing.T) {
 				t.Fatal(err)
 			}
 			select {
-			case err := <-exited:
-				if err != nil {
-					t.Fatalf("%s after SIGTERM: %v\n%s", ex, err, logs.String())
+			case <-exited:
+				if waitErr != nil {
+					t.Fatalf("%s after SIGTERM: %v\n%s", ex, waitErr, logText(&logMu, &logs))
 				}
 			case <-time.After(30 * time.Second):
-				t.Fatalf("%s did not stop on SIGTERM\n%s", ex, logs.String())
+				t.Fatalf("%s did not stop on SIGTERM\n%s", ex, logText(&logMu, &logs))
 			}
 		})
 	}
@@ -107,4 +111,10 @@ func queueStat(t testing.TB, p *proc, q, field string) int64 {
 		t.Fatalf("queue %s: %v", q, err)
 	}
 	return int64(v.Stats[field])
+}
+
+func logText(mu *sync.Mutex, b *bytes.Buffer) string {
+	mu.Lock()
+	defer mu.Unlock()
+	return b.String()
 }
