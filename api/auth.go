@@ -79,6 +79,18 @@ func (s *Server) authenticate(r *http.Request) (principal, error) {
 			return principal{name: "ingest-key", node: true}, nil
 		}
 	}
+	return s.tokenPrincipal(tok)
+}
+
+// tokenPrincipal is the caller holding bearer token tok: the admin token
+// or a token stored in the cluster (never a node key).
+func (s *Server) tokenPrincipal(tok string) (principal, error) {
+	if secretIs(tok, s.cfg.AdminToken) {
+		return principal{name: "admin-token", scopes: []string{"admin"}}, nil
+	}
+	if tok == "" || s.auth == nil {
+		return principal{}, errUnauthenticated
+	}
 	rec, ok := s.auth.Authenticate(tok)
 	if !ok {
 		return principal{}, errUnauthenticated

@@ -267,13 +267,11 @@ func (s *Server) handleSettle(w http.ResponseWriter, r *http.Request, q string) 
 	out := struct {
 		Results []result `json:"results"`
 	}{Results: make([]result, 0, len(res))}
-	for i, it := range res {
+	s.noteSettled(q, items, res)
+	for _, it := range res {
 		status := "ok"
 		if it.Err != nil {
 			_, status = classify(it.Err)
-		} else {
-			s.metrics.settled.WithLabelValues(q, items[i].Action.String()).Inc()
-			s.streams.settled(q, it.DeliveryID, 0)
 		}
 		out.Results = append(out.Results, result{DeliveryID: it.DeliveryID, Status: status})
 	}

@@ -8,6 +8,7 @@ type metrics struct {
 	rejected   *prometheus.CounterVec
 	delivered  *prometheus.CounterVec
 	settled    *prometheus.CounterVec
+	published  *prometheus.CounterVec
 }
 
 func newMetrics(reg *prometheus.Registry) *metrics {
@@ -27,7 +28,10 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 		settled: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "hookq_settlements_total", Help: "Deliveries settled, by queue and action.",
 		}, []string{"queue", "action"}),
+		published: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hookq_published_total", Help: "Messages published (gRPC Publish, POST /v1/queues/{q}/publish) and durably enqueued, by queue; duplicates not counted.",
+		}, []string{"queue"}),
 	}
-	reg.MustRegister(m.accepted, m.duplicates, m.rejected, m.delivered, m.settled)
+	reg.MustRegister(m.accepted, m.duplicates, m.rejected, m.delivered, m.settled, m.published)
 	return m
 }

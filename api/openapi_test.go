@@ -325,6 +325,9 @@ func TestResponsesMatchTheOpenAPIDocument(t *testing.T) {
 	o.call("GET", "/v1/queues/orders/messages?state=acked&limit=1", tok, nil, 200)
 	o.call("GET", "/v1/queues/orders/messages/"+first, tok, nil, 200)
 	o.call("GET", "/v1/queues/orders.dlq/messages", tok, nil, 200)
+	o.call("POST", "/v1/queues/orders/publish", tok, map[string]any{"messages": []map[string]any{
+		{"payload": `{"p":1}`, "contentType": "application/json", "eventId": "p-1"}, {"payload": "/wA=", "encoding": "base64"},
+	}}, 200)
 	o.call("GET", "/v1/queues/orders/messages/0000000000000000", tok, nil, 404)
 
 	// Replay, redrive, purge.

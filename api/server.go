@@ -13,6 +13,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"google.golang.org/grpc/health"
 )
 
 // Config is the HTTP server's settings.
@@ -72,6 +73,8 @@ type Server struct {
 	streams *streamSet
 	// bodyBytes is the webhook body bytes held now (see BodyBudget).
 	bodyBytes atomic.Int64
+	// grpc is the gRPC side (RegisterGRPC): its health service.
+	grpc *grpcState
 }
 
 // New builds a server over a node that plays every role.
@@ -95,6 +98,7 @@ func NewServer(cfg Config, b Backends) *Server {
 		cfg.BodyBudget = DefaultBodyBudget
 	}
 	s := &Server{cfg: cfg, in: b.Ingester, cons: b.Consumer, adm: b.Admin, clu: b.Cluster, auth: b.Auth, bak: b.Backup, ready: b.Ready, log: cfg.Logger, mux: newRouteMux(), streams: newStreamSet()}
+	s.grpc = &grpcState{health: health.NewServer(), done: make(chan struct{})}
 	s.base = publicBase(cfg.PublicURL, cfg.HTTPAddr)
 	if cfg.PublicURL == "" && cfg.TLS != nil {
 		s.base = "https://" + strings.TrimPrefix(s.base, "http://")
@@ -159,6 +163,7 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /v1/queues/{q}/lease", s.consumer(s.handleLease))
 	m.HandleFunc("POST /v1/queues/{q}/settle", s.consumer(s.handleSettle))
 	m.HandleFunc("GET /v1/queues/{q}/stream", s.consumer(s.handleStream))
+	m.HandleFunc("POST /v1/queues/{q}/publish", s.handlePublish)
 	s.adminRoutes()
 	s.clusterRoutes()
 }
@@ -199,12 +204,14 @@ func (s *Server) Serve(l net.Listener) error {
 	return err
 }
 
-// Shutdown stops accepting, ends open streams, and waits for in-flight
+// Shutdown stops accepting, ends open streams (SSE and gRPC Consume, which
+// end with Unavailable), reports NOT_SERVING on gRPC health, and waits for in-flight
 // requests to finish (or ctx to end). Streams end even when the Server is
 // mounted as a handler elsewhere instead of through Serve.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.srv.SetKeepAlivesEnabled(false)
 	s.streams.closeAll()
+	s.shutdownGRPC()
 	return s.srv.Shutdown(ctx)
 }
 

@@ -31,11 +31,12 @@ type streamTiming struct {
 	recheck   time.Duration // while full, how often held deliveries are re-read
 }
 
-// streamSet tracks the open SSE streams: their cancel funcs, so Shutdown
-// can end them, and which stream holds each delivery it sent, so that a
-// settlement made through this Server frees that stream's slot at once.
+// streamSet tracks the open streams (SSE and gRPC Consume): their cancel
+// funcs, so Shutdown can end them, and which stream's window holds each
+// delivery it sent, so that a settlement made through this Server (REST,
+// the Settle RPC, any stream) frees that stream's slot at once.
 //
-// Lock order: streamSet.mu, then sseStream.mu; settled releases the first
+// Lock order: streamSet.mu, then window.mu; settled releases the first
 // before taking the second, and no path nests them the other way.
 type streamSet struct {
 	mu      sync.Mutex
@@ -43,7 +44,7 @@ type streamSet struct {
 	closing bool
 	cancels map[int]func()
 	next    int
-	holders map[holdKey]*sseStream
+	holders map[holdKey]*window
 }
 
 // holdKey names a delivery of a queue.
@@ -53,7 +54,7 @@ func newStreamSet() *streamSet {
 	return &streamSet{
 		timing:  streamTiming{keepAlive: defaultKeepAlive, recheck: defaultRecheck},
 		cancels: map[int]func(){},
-		holders: map[holdKey]*sseStream{},
+		holders: map[holdKey]*window{},
 	}
 }
 
@@ -85,7 +86,7 @@ func (s *streamSet) closeAll() {
 }
 
 // hold records that st holds delivery id of q.
-func (s *streamSet) hold(q, id string, st *sseStream) {
+func (s *streamSet) hold(q, id string, st *window) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.holders[holdKey{q, id}] = st
@@ -117,46 +118,17 @@ func (s *streamSet) settled(q, id string, leaseEnd int64) {
 	}
 }
 
-// settleEvent is one settlement a stream hears of.
-type settleEvent struct {
-	id       string
-	leaseEnd int64 // 0: settled; else the extended lease end
-}
-
-// heldDelivery is a delivery a stream sent and that is still unsettled,
-// as far as the stream knows.
-type heldDelivery struct {
-	leaseEnd time.Time
-}
-
 // sseStream is one open GET /v1/queues/{q}/stream. Only the handler's
-// goroutine touches its fields, except mu-guarded events and wake.
+// goroutine touches its fields (the window's mu-guarded part aside).
 type sseStream struct {
-	srv    *Server
-	q      string
+	*window
 	w      http.ResponseWriter
 	rc     *http.ResponseController
 	max    int
 	opt    broker.LeaseOptions
 	timing streamTiming
-	held   map[string]*heldDelivery
 	last   time.Time // when the last frame (or the headers) went out
 	buf    bytes.Buffer
-
-	mu     sync.Mutex
-	events []settleEvent
-	wake   chan struct{} // capacity 1: "events has something"
-}
-
-// post queues a settlement for the stream and wakes it.
-func (st *sseStream) post(ev settleEvent) {
-	st.mu.Lock()
-	st.events = append(st.events, ev)
-	st.mu.Unlock()
-	select {
-	case st.wake <- struct{}{}:
-	default:
-	}
 }
 
 // handleStream: GET /v1/queues/{q}/stream — SSE, at most maxInFlight
@@ -204,9 +176,8 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request, q string) 
 	rc := http.NewResponseController(w)
 	defer cutWritesOnDone(ctx, rc)()
 	st := &sseStream{
-		srv: s, q: q, w: w, rc: rc, max: maxInFlight, timing: timing,
-		opt:  broker.LeaseOptions{Visibility: vis, AutoAck: autoAck},
-		held: map[string]*heldDelivery{}, wake: make(chan struct{}, 1),
+		window: newWindow(s, q), w: w, rc: rc, max: maxInFlight, timing: timing,
+		opt: broker.LeaseOptions{Visibility: vis, AutoAck: autoAck},
 	}
 	defer st.releaseAll()
 
@@ -316,72 +287,6 @@ func (st *sseStream) run(ctx context.Context) error {
 	return nil
 }
 
-// applyEvents applies the settlements heard since the last call.
-func (st *sseStream) applyEvents() {
-	st.mu.Lock()
-	evs := st.events
-	st.events = nil
-	st.mu.Unlock()
-	for _, ev := range evs {
-		h, ok := st.held[ev.id]
-		if !ok {
-			continue
-		}
-		if ev.leaseEnd == 0 {
-			delete(st.held, ev.id)
-			continue
-		}
-		h.leaseEnd = time.Unix(0, ev.leaseEnd)
-	}
-}
-
-// expire re-reads the held deliveries whose lease end has passed: each is
-// freed unless it was extended through another path.
-func (st *sseStream) expire(now time.Time) {
-	for id, h := range st.held {
-		if now.Before(h.leaseEnd) {
-			continue
-		}
-		st.refresh(id, h, now)
-	}
-}
-
-// recheckAll re-reads every held delivery.
-func (st *sseStream) recheckAll(now time.Time) {
-	for id, h := range st.held {
-		st.refresh(id, h, now)
-	}
-}
-
-// refresh asks the broker whether the delivery still holds its lease: if so its
-// lease end is updated; otherwise the slot is freed.
-func (st *sseStream) refresh(id string, h *heldDelivery, now time.Time) {
-	end, live, err := st.srv.cons.LeaseEnd(st.q, id)
-	switch {
-	case err == nil:
-		if live {
-			h.leaseEnd = end
-			return
-		}
-	default:
-		if now.Before(h.leaseEnd) {
-			return // cannot tell: keep the slot until the lease runs out
-		}
-	}
-	delete(st.held, id)
-	st.srv.streams.release(st.q, id)
-}
-
-func (st *sseStream) earliestEnd() (time.Time, bool) {
-	var end time.Time
-	for _, h := range st.held {
-		if end.IsZero() || h.leaseEnd.Before(end) {
-			end = h.leaseEnd
-		}
-	}
-	return end, !end.IsZero()
-}
-
 // send holds the deliveries (before the client can see their ids, so no
 // settlement is missed) and writes one frame per delivery.
 func (st *sseStream) send(ctx context.Context, ds []broker.Delivery) error {
@@ -389,11 +294,7 @@ func (st *sseStream) send(ctx context.Context, ds []broker.Delivery) error {
 		return nil
 	}
 	if !st.opt.AutoAck {
-		for _, d := range ds {
-			h := &heldDelivery{leaseEnd: d.LeaseExpires}
-			st.held[d.DeliveryID] = h
-			st.srv.streams.hold(st.q, d.DeliveryID, st)
-		}
+		st.hold(ds)
 	}
 	st.buf.Reset()
 	for _, d := range ds {
@@ -441,14 +342,4 @@ func (st *sseStream) writeErrorFrame(err error) {
 	}
 	data, _ := asciiJSON(body)
 	_ = st.writeFrame(context.Background(), "event: error\ndata: "+string(data)+"\n\n")
-}
-
-// releaseAll forgets the stream's held deliveries; their leases simply run
-// out (or are settled by the client).
-func (st *sseStream) releaseAll() {
-	ids := make([]string, 0, len(st.held))
-	for id := range st.held {
-		ids = append(ids, id)
-	}
-	st.srv.streams.release(st.q, ids...)
 }

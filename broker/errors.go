@@ -215,3 +215,21 @@ type wireError struct {
 
 func (e *wireError) Error() string { return e.msg }
 func (e *wireError) Unwrap() error { return e.sentinel }
+
+// PublicErrorDomain marks the ErrorInfo detail of the public gRPC API's
+// statuses (hookq.v1); its reason is the public error code.
+const PublicErrorDomain = "hookq.v1"
+
+// PublicGRPCStatus is err as the public gRPC API answers it: the table's
+// gRPC code, err's text as the message, and an ErrorInfo detail (domain
+// PublicErrorDomain) whose reason is the public error code of docs/API.md
+// §2.6 (queue_full, lease_expired, not_found, …), the "code" of the HTTP
+// error body. GRPCStatus is the node-to-node form.
+func PublicGRPCStatus(err error) *status.Status {
+	c := Classify(err)
+	st := status.New(c.GRPCCode, err.Error())
+	if d, derr := st.WithDetails(&errdetails.ErrorInfo{Reason: c.Code, Domain: PublicErrorDomain}); derr == nil {
+		return d
+	}
+	return st
+}

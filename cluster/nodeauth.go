@@ -30,6 +30,11 @@ type NodeAuth struct {
 	// else: Membership, and Propose with any other kind of operation, are
 	// PermissionDenied.
 	IngestKey string
+	// Public, when set, is the tap handle of every call to another
+	// service of the same server (the public API, health, reflection):
+	// those are authenticated with tokens, not node keys (api's GRPCTap).
+	// Nil lets them through to their own interceptors.
+	Public tap.ServerInHandle
 }
 
 // caller is who a Cluster call authenticated as.
@@ -88,9 +93,13 @@ func (a NodeAuth) ServerOptions() []grpc.ServerOption {
 }
 
 // TapHandle refuses a Cluster call that carries neither node key, as
-// soon as its headers arrive: the request message is never read.
+// soon as its headers arrive: the request message is never read. Calls to
+// other services go to Public.
 func (a NodeAuth) TapHandle(ctx context.Context, info *tap.Info) (context.Context, error) {
 	if !strings.HasPrefix(info.FullMethodName, "/"+pb.Cluster_ServiceDesc.ServiceName+"/") {
+		if a.Public != nil {
+			return a.Public(ctx, info)
+		}
 		return ctx, nil
 	}
 	for _, v := range info.Header.Get("authorization") {

@@ -12,8 +12,8 @@ import (
 // parsed forms (peerMap, seedList). It is the only place that judges the
 // configuration; components get only what it accepted.
 func (c *serveConfig) Validate() error {
-	if c.bodyReadTimeout <= 0 || c.maxConns <= 0 {
-		return fmt.Errorf("--body-read-timeout (%v) and --max-conns (%d) must be positive", c.bodyReadTimeout, c.maxConns)
+	if c.bodyReadTimeout <= 0 || c.maxConns <= 0 || c.grpcStopTimeout <= 0 {
+		return fmt.Errorf("--body-read-timeout (%v), --max-conns (%d) and --grpc-stop-timeout (%v) must be positive", c.bodyReadTimeout, c.maxConns, c.grpcStopTimeout)
 	}
 	if c.role != "voter" && c.role != "ingest" {
 		return fmt.Errorf("--role %q: want voter or ingest", c.role)

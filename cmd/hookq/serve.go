@@ -45,6 +45,8 @@ type serveConfig struct {
 	// HTTP limits (api/limits.go).
 	bodyReadTimeout time.Duration
 	maxConns        int
+	// grpcStopTimeout bounds the graceful stop of the gRPC server.
+	grpcStopTimeout time.Duration
 
 	// ingestKey, and the --*-file forms of the secrets (see secrets.go).
 	ingestKey      string
@@ -75,6 +77,7 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug | info | warn | error")
 	c.tls.flags(fs)
 	fs.DurationVar(&c.bodyReadTimeout, "body-read-timeout", api.DefaultBodyReadTimeout, "a request body must arrive whole within this, from the end of its headers, or it is answered 408 and the connection closed")
+	fs.DurationVar(&c.grpcStopTimeout, "grpc-stop-timeout", 10*time.Second, "on SIGTERM, how long in-flight gRPC calls may take to finish after Consume streams were ended; then the gRPC server closes its connections")
 	fs.IntVar(&c.maxConns, "max-conns", api.DefaultMaxConns, "most open HTTP connections, and most open gRPC connections; more wait in the kernel's accept queue until one closes")
 }
 
@@ -164,19 +167,23 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	b.SetCluster(member)
-	gs := grpc.NewServer(tlsSet.grpcOptions(cluster.NodeAuth{ClusterKey: c.clusterKey, IngestKey: c.ingestKey}.ServerOptions())...)
+	srv := api.New(api.Config{
+		HTTPAddr: httpLn.Addr().String(), PublicURL: c.publicURL, AdminToken: c.adminToken, ClusterKey: c.clusterKey, IngestKey: c.ingestKey, Logger: log,
+		BodyReadTimeout: c.bodyReadTimeout, MaxConns: c.maxConns,
+		TLS: tlsSet.voterListener(), ClusterTLS: tlsSet.cluster != nil, Registry: reg,
+	}, b)
+	// One gRPC server: the internal node-to-node service (node keys) and
+	// the public hookq.v1 API, health and reflection (tokens).
+	grpcOpts := cluster.NodeAuth{ClusterKey: c.clusterKey, IngestKey: c.ingestKey, Public: srv.GRPCTap}.ServerOptions()
+	gs := grpc.NewServer(tlsSet.grpcOptions(append(grpcOpts, srv.GRPCServerOptions()...))...)
 	member.Register(gs)
+	srv.RegisterGRPC(gs)
 	go func() {
 		// The gRPC port holds at most --max-conns connections too.
 		if err := gs.Serve(cluster.LimitListener(grpcLn, c.maxConns)); err != nil {
 			log.Error("grpc server", "err", err)
 		}
 	}()
-	srv := api.New(api.Config{
-		HTTPAddr: httpLn.Addr().String(), PublicURL: c.publicURL, AdminToken: c.adminToken, ClusterKey: c.clusterKey, IngestKey: c.ingestKey, Logger: log,
-		BodyReadTimeout: c.bodyReadTimeout, MaxConns: c.maxConns,
-		TLS: tlsSet.voterListener(), ClusterTLS: tlsSet.cluster != nil, Registry: reg,
-	}, b)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(httpLn) }()
 	log.Info("hookq node started", "node", c.nodeID, "http", httpLn.Addr().String(), "grpc", grpcLn.Addr().String(),
@@ -207,6 +214,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	log.Info("shutting down: draining requests")
 	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
+	// Shutdown ends the SSE and gRPC Consume streams (these with
+	// Unavailable, so clients reconnect) and turns gRPC health
+	// NOT_SERVING; the gRPC server keeps serving the node-to-node calls
+	// the leadership transfer may need.
 	if err := srv.Shutdown(sctx); err != nil {
 		log.Warn("http shutdown", "err", err)
 	}
@@ -215,7 +226,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			log.Warn("leadership transfer", "err", err)
 		}
 	}
-	gs.GracefulStop()
+	srv.GracefulStopGRPC(gs, c.grpcStopTimeout)
 	member.Close()
 	return b.Close()
 }
