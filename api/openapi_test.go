@@ -354,6 +354,7 @@ func TestResponsesMatchTheOpenAPIDocument(t *testing.T) {
 	// Cluster.
 	o.call("GET", "/v1/cluster", tok, nil, 200)
 	o.call("POST", "/v1/cluster/transfer-leadership", tok, nil, 503)
+	o.call("POST", "/v1/cluster/transfer-leadership", tok, map[string]any{"id": "ghost"}, 404)
 	o.call("DELETE", "/v1/cluster/nodes/ghost", tok, nil, 404)
 	o.call("POST", "/v1/cluster/join", tok, `{"id":""}`, 400)
 	o.call("GET", "/v1/cluster/backup", tok, nil, 200)
