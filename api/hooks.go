@@ -68,7 +68,7 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, badRequest("reading body: %v", err))
 		return
 	}
-	res, err := ingest.Verify(&cfg, ingest.Request{Header: r.Header, Query: r.URL.Query(), Body: body}, time.Now())
+	res, err := ingest.Verify(&cfg, ingest.Request{Method: r.Method, URL: requestURL(r), Header: r.Header, Query: r.URL.Query(), Body: body}, time.Now())
 	if err != nil {
 		s.reject(w, r, name, ingest.Reason(err), err)
 		return
@@ -129,4 +129,33 @@ func storedHeaders(h http.Header) []broker.Header {
 		out = append(out, broker.Header{Name: n, Value: []byte(strings.Join(h[n], ", "))})
 	}
 	return out
+}
+
+// requestURL is the URL the provider sent the request to, as presets that
+// sign it (hubspot, square, twilio) need it: the scheme (https when the
+// connection is TLS, or when a proxy in front says X-Forwarded-Proto:
+// https), the host (X-Forwarded-Host from such a proxy, else Host), and the
+// path and query as received. The forwarded headers only feed the
+// signature check, so a client that sets them gains nothing it could not
+// sign for without the secret.
+func requestURL(r *http.Request) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	if p := firstForwarded(r.Header.Get("X-Forwarded-Proto")); p == "https" || p == "http" {
+		scheme = p
+	}
+	host := r.Host
+	if h := firstForwarded(r.Header.Get("X-Forwarded-Host")); h != "" {
+		host = h
+	}
+	return scheme + "://" + host + r.URL.RequestURI()
+}
+
+// firstForwarded is the first entry of a comma-separated forwarding
+// header (the one the outermost proxy set), trimmed.
+func firstForwarded(v string) string {
+	first, _, _ := strings.Cut(v, ",")
+	return strings.TrimSpace(first)
 }

@@ -3,6 +3,7 @@ package ingest
 import (
 	"encoding/base64"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -131,7 +132,7 @@ func (v *VerifyConfig) hmacScheme() (alg, enc string) {
 
 func (v *VerifyConfig) normalize() error {
 	if !knownType(v.Type) {
-		return cfgErr("verify.type", fmt.Sprintf("unknown type %q: want one of none, token, basic, hmac, github, stripe, shopify, slack, standard", v.Type))
+		return cfgErr("verify.type", fmt.Sprintf("unknown type %q: want one of %s", v.Type, strings.Join(Types(), ", ")))
 	}
 	switch {
 	case v.Tolerance == 0:
@@ -195,7 +196,7 @@ func secretProblem(t, s string) string {
 		if !strings.Contains(s, ":") {
 			return `must have the form "user:password"`
 		}
-	case TypeStandard:
+	case TypeStandard, TypeSvix, TypeResend, TypeClerk:
 		if _, ok := standardKey(s); !ok {
 			return `must be base64 (optionally after "whsec_") of a non-empty key`
 		}
@@ -252,12 +253,32 @@ func dedupKeyProblem(key string) string {
 	return fmt.Sprintf("unknown dedup key %q: want provider, none, header:<Name> or json:<pointer>", key)
 }
 
+// Types lists every verify.type, the generic ones first, then the
+// provider presets in alphabetical order.
+func Types() []string {
+	out := []string{TypeNone, TypeToken, TypeBasic, TypeHMAC, TypeStandard}
+	presets := []string{TypeGitHub, TypeStripe, TypeShopify, TypeSlack, TypeSvix, TypeResend, TypeClerk}
+	for t := range bodyPresets {
+		presets = append(presets, t)
+	}
+	for t := range requestPresets {
+		presets = append(presets, t)
+	}
+	slices.Sort(presets)
+	return append(out, presets...)
+}
+
 func knownType(t string) bool {
 	switch t {
-	case TypeNone, TypeToken, TypeBasic, TypeHMAC, TypeGitHub, TypeStripe, TypeShopify, TypeSlack, TypeStandard:
+	case TypeNone, TypeToken, TypeBasic, TypeHMAC, TypeGitHub, TypeStripe, TypeShopify, TypeSlack, TypeStandard,
+		TypeSvix, TypeResend, TypeClerk:
 		return true
 	}
-	return false
+	if _, ok := bodyPresets[t]; ok {
+		return true
+	}
+	_, ok := requestPresets[t]
+	return ok
 }
 
 // ValidName reports whether name is a valid source or queue name:
