@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -291,10 +292,10 @@ func signSquare(secret string, in signInput) (http.Header, error) {
 
 // Twilio: https://www.twilio.com/docs/usage/webhooks/webhooks-security
 // X-Twilio-Signature: base64 HMAC-SHA1 (key: the auth token) of the full
-// URL followed, for a form-encoded POST, by every parameter name and value
-// sorted by name (then value). A JSON POST instead carries bodySHA256 (hex
+// URL followed, for a form-encoded POST, by every parameter's name+value,
+// sorted (twilioSortedParams). A JSON POST instead carries bodySHA256 (hex
 // SHA-256 of the body) in the signed URL. Like Twilio's libraries, the URL
-// is tried as given and with its default port added or removed.
+// is tried as given and with its port removed or the default one added.
 func verifyTwilio(secrets []string, req Request) (checked, error) {
 	s := headerValue(req.Header, HeaderTwilioSignature)
 	if s == "" {
@@ -334,15 +335,13 @@ func twilioParams(req Request) (suffix []byte, ok bool) {
 	return twilioSortedParams(form), true
 }
 
+// twilioSortedParams concatenates name+value of every form parameter in
+// the order of Twilio's page: sorted by name (a repeated name by value).
+// twilio-go's test vector with the overlapping names "Reason" and
+// "ReasonConferenceEnded" pins this against sorting the concatenations.
 func twilioSortedParams(form url.Values) []byte {
 	var b strings.Builder
-	for _, k := range slices.Sorted(func(yield func(string) bool) {
-		for k := range form {
-			if !yield(k) {
-				return
-			}
-		}
-	}) {
+	for _, k := range slices.Sorted(maps.Keys(form)) {
 		vs := slices.Clone(form[k])
 		slices.Sort(vs)
 		for _, v := range vs {
@@ -358,25 +357,22 @@ func isFormContentType(ct string) bool {
 	return strings.EqualFold(strings.TrimSpace(mt), "application/x-www-form-urlencoded")
 }
 
-// twilioURLs is raw, then raw with the scheme's default port removed if
-// present, or added if absent.
+// twilioURLs is raw, raw without its port, and raw with the scheme's
+// default port when it has none: the variants Twilio's libraries try.
 func twilioURLs(raw string) []string {
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" {
 		return []string{raw}
 	}
-	def := map[string]string{"https": "443", "http": "80"}[u.Scheme]
-	if def == "" {
-		return []string{raw}
-	}
 	alt := *u
-	switch u.Port() {
-	case def:
+	if u.Port() != "" {
 		alt.Host = u.Hostname()
-	case "":
+	} else {
+		def := map[string]string{"https": "443", "http": "80"}[u.Scheme]
+		if def == "" {
+			return []string{raw}
+		}
 		alt.Host = u.Host + ":" + def
-	default:
-		return []string{raw}
 	}
 	return []string{raw, alt.String()}
 }
