@@ -146,6 +146,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /readyz", s.handleReady)
 	m.Handle("GET /metrics", promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{}))
 	m.HandleFunc("POST /hooks/{source}", s.handleIngest)
+	m.HandleFunc("GET /hooks/{source}", s.handleHookGET)
 	m.HandleFunc("/hooks/{source}", s.hookMethodNotAllowed)
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, errNotFound)

@@ -146,7 +146,7 @@ func (v *VerifyConfig) normalize() error {
 		return cfgErr("verify.secrets", fmt.Sprintf("at most %d secrets", MaxSecrets))
 	}
 	if v.Type != TypeNone {
-		if len(v.Secrets) == 0 {
+		if len(v.Secrets) == 0 && !requestPresets[v.Type].noSecrets {
 			return cfgErr("verify.secrets", "at least one secret is required for type "+v.Type)
 		}
 		for i, s := range v.Secrets {
@@ -200,6 +200,9 @@ func secretProblem(t, s string) string {
 		if _, ok := standardKey(s); !ok {
 			return `must be base64 (optionally after "whsec_") of a non-empty key`
 		}
+	}
+	if p, ok := requestPresets[t]; ok && p.secretProblem != nil {
+		return p.secretProblem(s)
 	}
 	return ""
 }

@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"fmt"
 	"net/http"
 	"time"
 )
@@ -43,6 +44,16 @@ var requestPresets = map[string]requestPreset{
 	TypeSquare:   {verify: verifySquare, sign: headersOnly(signSquare), eventID: jsonID("event_id")},
 	TypeTwilio:   {verify: verifyTwilio, sign: signTwilio, eventID: headerID(HeaderTwilioIdempotency)},
 	TypeMailgun:  {verify: verifyMailgun, sign: signMailgun, eventID: jsonID("event-data", "id")},
+	TypeDiscord:  {verify: verifyDiscord, sign: headersOnly(signDiscord), eventID: jsonID("id"), secretProblem: discordKeyProblem},
+	TypeSendGrid: {verify: verifySendGrid, sign: headersOnly(signSendGrid), secretProblem: sendGridKeyProblem},
+	TypeMeta:     {verify: verifyMeta, sign: headersOnly(signMeta), secretProblem: metaSecretProblem, get: true},
+	TypeZoom:     {verify: verifyZoom, sign: headersOnly(signZoom)},
+	TypeTwitch:   {verify: verifyTwitch, sign: headersOnly(signTwitch)},
+	TypeDropbox:  {verify: verifyDropbox, sign: headersOnly(signDropbox), get: true},
+	TypeOkta:     {verify: verifyOkta, sign: headersOnly(signOkta), eventID: jsonID("eventId"), get: true},
+	TypeMSGraph:  {verify: verifyMSGraph, sign: signMSGraph},
+	TypeAsana:    {verify: verifyAsana, sign: headersOnly(signAsana), noSecrets: true},
+	TypeNetlify:  {verify: verifyNetlify, sign: headersOnly(signNetlify)},
 }
 
 // headersOnly adapts a signer that only sets headers.
@@ -70,3 +81,6 @@ func headerID(name string) func(Request) string {
 func jsonID(path ...string) func(Request) string {
 	return func(req Request) string { return jsonText(req.Body, path) }
 }
+
+// errSignWith is an ErrCannotSign saying what the preset needs.
+func errSignWith(msg string) error { return fmt.Errorf("%w: %s", ErrCannotSign, msg) }
