@@ -50,13 +50,13 @@ const (
 
 // VerifyConfig is a source's verification settings (docs/API.md §4.1, §4.2).
 type VerifyConfig struct {
-	Type      string        // none|token|basic|hmac|github|stripe|shopify|slack|standard
+	Type      string        // one of Types(): none|token|basic|hmac|standard or a provider preset
 	Secrets   []string      // any one matching passes (rotation)
 	Header    string        // hmac only: header carrying the signature
 	Algorithm string        // hmac only: sha1|sha256|sha512 (default sha256)
 	Encoding  string        // hmac only: hex|base64 (default hex)
 	Prefix    string        // hmac only: optional prefix such as "sha256="
-	Tolerance time.Duration // stripe/slack/standard: replay window (default 300s)
+	Tolerance time.Duration // the presets with a signed timestamp: replay window (default 300s)
 }
 
 // DedupConfig says which key identifies a repeated delivery and for how long.

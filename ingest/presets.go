@@ -122,15 +122,6 @@ var bodyPresets = map[string]bodyPreset{
 // (up to 100); any one matching any secret passes.
 const docuSignMaxHeaders = 5
 
-// standardAlias reports whether t is Standard Webhooks under a provider's
-// name: Svix (https://docs.svix.com/receiving/verifying-payloads/how-manual),
-// Resend (https://resend.com/docs/dashboard/webhooks/verify-webhooks-requests)
-// and Clerk (https://clerk.com/docs/webhooks/sync-data), all of which sign
-// with Svix's svix-id/svix-timestamp/svix-signature headers.
-func standardAlias(t string) bool {
-	return t == TypeStandard || t == TypeSvix || t == TypeResend || t == TypeClerk
-}
-
 // verifyBodyPreset checks a bodyPresets row.
 func verifyBodyPreset(p bodyPreset, secrets []string, req Request) error {
 	headers := []string{p.header}

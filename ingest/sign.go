@@ -24,7 +24,15 @@ import (
 //   - shopify: X-Shopify-Hmac-Sha256, and X-Shopify-Event-Id = eventID if set.
 //   - slack: X-Slack-Request-Timestamp and X-Slack-Signature.
 //   - standard: webhook-id = eventID (required), webhook-timestamp and
-//     webhook-signature "v1,<base64>".
+//     webhook-signature "v1,<base64>"; svix, resend, clerk: the same under
+//     the svix-* names.
+//   - the body presets (gitlab … docusign): their signature (or token)
+//     header, and eventID in the provider's id header where it has one.
+//   - every other preset: through SignRequest with method POST and no URL,
+//     so the presets that sign the URL (hubspot, square, twilio) or whose
+//     signature changes the body (mailgun, linear, msgraph) give
+//     ErrCannotSign here: use SignRequest. For discord and sendgrid secret
+//     is the private key (see SignRequest).
 //
 // cfg need not be Normalized. Errors wrap ErrInvalidConfig (unknown type or
 // hmac setting, a standard secret that is not base64) or ErrCannotSign.

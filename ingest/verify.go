@@ -141,6 +141,11 @@ func verifyType(v *VerifyConfig, req Request) (checked, error) {
 		c.ts, err = verifySlack(v.Secrets, req)
 		c.timed = true
 	case TypeStandard, TypeSvix, TypeResend, TypeClerk:
+		// Standard Webhooks under the names of the providers that send it
+		// with Svix's svix-* headers: Svix
+		// (https://docs.svix.com/receiving/verifying-payloads/how-manual),
+		// Resend (https://resend.com/docs/dashboard/webhooks/verify-webhooks-requests)
+		// and Clerk (https://clerk.com/docs/webhooks/sync-data).
 		c.id, c.ts, err = verifyStandard(v.Secrets, req)
 		c.timed = true
 	default:
