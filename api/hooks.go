@@ -22,9 +22,12 @@ type SecretCapturer interface {
 	CaptureSourceSecret(ctx context.Context, name, secret string) error
 }
 
-// credentialHeaders are never stored with a message: for token and basic
-// sources they carry the source's secret.
-var credentialHeaders = map[string]bool{"Authorization": true, "X-Webhook-Token": true}
+// credentialHeaders are never stored with a message: for token, basic,
+// okta (Authorization) and gitlab sources they carry the source's secret,
+// and Asana's handshake header is the secret itself.
+var credentialHeaders = map[string]bool{
+	"Authorization": true, "X-Webhook-Token": true, "X-Gitlab-Token": true, ingest.HeaderAsanaSecret: true,
+}
 
 // handleIngest: POST /hooks/{source}. Verify on the raw bytes, then
 // enqueue; 202 only once the message is committed by a Raft majority.
