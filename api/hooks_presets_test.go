@@ -194,7 +194,10 @@ func TestHandshakesAnswerEndToEndAndStoreNothing(t *testing.T) {
 func TestAsanaHandshakeCapturesTheSecretThroughRaft(t *testing.T) {
 	e := newRaftEnv(t)
 	e.queue("q")
-	e.source("asana", ingest.SourceConfig{Queues: []string{"q"}, Verify: ingest.VerifyConfig{Type: "asana"}})
+	// Created through the admin API without secrets, as SOURCES.md says.
+	if resp, out := e.do("PUT", "/v1/sources/asana", adminToken, `{"queues":["q"],"verify":{"type":"asana","secrets":[]}}`); resp.StatusCode != http.StatusCreated {
+		t.Fatalf("PUT asana source: %d %s", resp.StatusCode, out)
+	}
 	before := e.consStats("q")
 	resp, out := e.do("POST", "/hooks/asana", "", nil, "X-Hook-Secret", "captured-secret")
 	if resp.StatusCode != http.StatusOK || resp.Header.Get("X-Hook-Secret") != "captured-secret" {

@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"errors"
 	"net/http"
 	"testing"
 )
@@ -63,11 +64,31 @@ func TestSignCoversEveryType(t *testing.T) {
 					t.Fatal("Verify accepted a tampered body under SignRequest's headers")
 				}
 			}
-			if res.Challenge != "" {
+			if res.Challenge != "" || res.Reply != nil {
 				t.Fatalf("a signed event was taken for a handshake: %+v", res)
+			}
+			// Sign (headers only, no URL) covers the same types, except
+			// those that sign the URL or put the signature in the body.
+			h, err := Sign(cfg, signSecret, body, testNow, "evt-sign-1")
+			if needsSignRequest[typ] {
+				if !errors.Is(err, ErrCannotSign) {
+					t.Fatalf("Sign = %v, want ErrCannotSign (use SignRequest)", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Sign: %v", err)
+			}
+			if _, err := Verify(cfg, Request{Header: h, Body: body}, testNow); err != nil {
+				t.Fatalf("Verify refused what Sign produced: %v", err)
 			}
 		})
 	}
+}
+
+// needsSignRequest: the presets Sign cannot sign from headers alone.
+var needsSignRequest = map[string]bool{
+	TypeHubSpot: true, TypeSquare: true, TypeTwilio: true, TypeMailgun: true, TypeLinear: true, TypeMSGraph: true,
 }
 
 // bodyUncovered: the types whose credential does not cover the body — a
