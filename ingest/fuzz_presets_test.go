@@ -1,8 +1,12 @@
 package ingest
 
 import (
+	"bytes"
+	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -89,6 +93,88 @@ func FuzzTwilioURLs(f *testing.F) {
 		us := twilioURLs(s)
 		if len(us) == 0 || len(us) > 2 || us[0] != s {
 			t.Fatalf("twilioURLs(%q) = %q: want the URL itself first, at most one variant", s, us)
+		}
+	})
+}
+
+// fuzzPresetCase is one preset's correctly signed request, the seed of
+// FuzzVerifyPresets.
+type fuzzPresetCase struct {
+	typ   string
+	cfg   *SourceConfig
+	req   Request
+	names []string // the signed request's header names, sorted
+}
+
+func fuzzPresetCases(f *testing.F) []fuzzPresetCase {
+	f.Helper()
+	var out []fuzzPresetCase
+	for _, typ := range Types() {
+		if typ == TypeNone || typ == TypeHMAC || typ == TypeToken || typ == TypeBasic {
+			continue // covered by their own fuzz targets
+		}
+		sign, verify := fuzzKeys(typ)
+		cfg := &SourceConfig{Queues: []string{"q"}, Verify: VerifyConfig{Type: typ, Secrets: []string{verify}}}
+		if err := cfg.Normalize(); err != nil {
+			f.Fatal(err)
+		}
+		s, err := SignRequest(cfg, sign, "POST", "https://h.example/hooks/s", signBodyFor(typ), testNow, "evt-fuzz")
+		if err != nil {
+			f.Fatal(err)
+		}
+		var names []string
+		for k := range s.Header {
+			names = append(names, k)
+		}
+		slices.Sort(names)
+		out = append(out, fuzzPresetCase{typ: typ, cfg: cfg, req: Request{Method: "POST", URL: s.URL, Header: s.Header, Body: s.Body}, names: names})
+	}
+	return out
+}
+
+// fuzzKeys: fixed keys (the fuzz target must be deterministic).
+func fuzzKeys(typ string) (sign, verify string) {
+	switch typ {
+	case TypeStandard, TypeSvix, TypeResend, TypeClerk:
+		return "whsec_a2V5LWJ5dGVz", "whsec_a2V5LWJ5dGVz"
+	case TypeDiscord:
+		seed := []byte("fuzz-discord-seed-of-32-bytes!!!")
+		return hex.EncodeToString(seed), hex.EncodeToString(ed25519.NewKeyFromSeed(seed).Public().(ed25519.PublicKey))
+	case TypeSendGrid:
+		return sendGridTestPriv, sendGridTestPub
+	}
+	return "fuzz-secret", "fuzz-secret"
+}
+
+// FuzzVerifyPresets mutates one header value, or the body, of a preset's
+// signed request. Verify never panics, refuses only with a *VerifyError,
+// and never accepts another body for a preset whose credential covers the
+// body (without the secret the fuzzer cannot forge it).
+func FuzzVerifyPresets(f *testing.F) {
+	cases := fuzzPresetCases(f)
+	for i, c := range cases {
+		f.Add(uint8(i), uint8(255), "", c.req.Body)
+		f.Add(uint8(i), uint8(0), "", c.req.Body)
+		f.Add(uint8(i), uint8(0), "v1=00", append([]byte("x"), c.req.Body...))
+	}
+	f.Fuzz(func(t *testing.T, ci, hi uint8, val string, body []byte) {
+		c := cases[int(ci)%len(cases)]
+		req := c.req
+		req.Header = c.req.Header.Clone()
+		if int(hi) < len(c.names) {
+			req.Header.Set(c.names[hi], val)
+		}
+		req.Body = body
+		res, err := Verify(c.cfg, req, testNow)
+		if err != nil {
+			var ve *VerifyError
+			if !errors.As(err, &ve) {
+				t.Fatalf("%s: refused with %T %v, want a *VerifyError", c.typ, err, err)
+			}
+			return
+		}
+		if !bodyUncovered[c.typ] && !bytes.Equal(body, c.req.Body) {
+			t.Fatalf("%s: accepted another body %q (result %+v)", c.typ, body, res)
 		}
 	})
 }
