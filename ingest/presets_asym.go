@@ -1,9 +1,9 @@
 package ingest
 
 import (
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
@@ -186,7 +186,9 @@ func signSendGrid(secret string, in signInput) (http.Header, error) {
 	}
 	t := strconv.FormatInt(in.now.Unix(), 10)
 	digest := sha256.Sum256(append([]byte(t), in.body...))
-	sig, err := ecdsa.SignASN1(rand.Reader, key, digest[:])
+	// A nil random source makes the signature deterministic (RFC 6979):
+	// the package reads no randomness.
+	sig, err := key.Sign(nil, digest[:], crypto.SHA256)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrCannotSign, err)
 	}

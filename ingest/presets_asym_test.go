@@ -126,6 +126,10 @@ func TestSendGridSDKValidatesOurSignature(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	again, err := Sign(&SourceConfig{Verify: VerifyConfig{Type: "sendgrid"}}, keys[0], body, testNow, "")
+	if err != nil || again.Get("X-Twilio-Email-Event-Webhook-Signature") != h.Get("X-Twilio-Email-Event-Webhook-Signature") {
+		t.Fatalf("signing twice gave two signatures (%v): Sign must read no randomness", err)
+	}
 	pub, err := eventwebhook.ConvertPublicKeyBase64ToECDSA(keys[1])
 	if err != nil {
 		t.Fatal(err)
