@@ -4,7 +4,7 @@ BIN       ?= bin/hookq
 PKGS_RACE := ./storage/... ./raftfsm/... ./broker/... ./cluster/... ./api/...
 export PATH := $(shell $(GO) env GOPATH)/bin:$(PATH)
 
-.PHONY: build run test test-short race fuzz proto bench lint clean docker docker-test
+.PHONY: build install run test test-short race fuzz proto bench lint clean docker docker-test
 
 # The release and commit stamped into the binary (hookq version, and the
 # version each node reports in GET /v1/cluster).
@@ -14,6 +14,11 @@ LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/hookq
+
+# Installs hookq into $(go env GOBIN), or $(go env GOPATH)/bin, which is
+# then on PATH for "hookq …" (else use bin/hookq after make build).
+install:
+	CGO_ENABLED=0 $(GO) install -trimpath -ldflags '$(LDFLAGS)' ./cmd/hookq
 
 run: build
 	./$(BIN) serve --dev

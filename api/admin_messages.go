@@ -16,7 +16,8 @@ const (
 )
 
 // messageJSON is one element of a message listing: the record without
-// payload and deliveries. Keys that do not apply are null.
+// payload and deliveries (encoding included). Keys that do not apply are
+// null.
 type messageJSON struct {
 	MessageID   string            `json:"messageId"`
 	Queue       string            `json:"queue"`
@@ -29,13 +30,13 @@ type messageJSON struct {
 	DeadLetter  *deadLetterJSON   `json:"deadLetter"`
 	ContentType *string           `json:"contentType"`
 	Headers     map[string]string `json:"headers"`
+	Encoding    string            `json:"encoding"`
 }
 
 // messageDetailJSON is GET /v1/queues/{q}/messages/{messageId}.
 type messageDetailJSON struct {
 	messageJSON
 	Payload    string         `json:"payload"`
-	Encoding   string         `json:"encoding"`
 	Deliveries []deliveryJSON `json:"deliveries"`
 }
 
@@ -55,8 +56,17 @@ func messageOf(m broker.Message) messageJSON {
 		MessageID: m.ID, Queue: m.Queue, State: m.State, Source: optString(m.Source),
 		ReceivedAt: rfc3339Time(m.ReceivedAt), EventID: optString(m.EventID), ReplayOf: optString(m.ReplayOf),
 		Attempts: m.Attempts, DeadLetter: deadLetterOf(m.DeadLetter), ContentType: optString(string(m.ContentType)),
-		Headers: headerMap(m.Headers),
+		Headers: headerMap(m.Headers), Encoding: encodingOf(m.BodyUTF8),
 	}
+}
+
+// encodingOf is the envelope rule of encodePayload for a body known only
+// by whether it is valid UTF-8.
+func encodingOf(utf8 bool) string {
+	if utf8 {
+		return "utf8"
+	}
+	return "base64"
 }
 
 // deliveriesOf is m's delivery history. A lease that has ended without
@@ -124,10 +134,9 @@ func (s *Server) handleGetMessage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	payload, enc := encodePayload(body)
-	writeJSON(w, http.StatusOK, messageDetailJSON{
-		messageJSON: messageOf(m),
-		Payload:     payload, Encoding: enc, Deliveries: deliveriesOf(m),
-	})
+	mj := messageOf(m)
+	mj.Encoding = enc
+	writeJSON(w, http.StatusOK, messageDetailJSON{messageJSON: mj, Payload: payload, Deliveries: deliveriesOf(m)})
 }
 
 type replayBody struct {

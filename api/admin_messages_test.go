@@ -77,7 +77,7 @@ func TestListMessagesPaginatesNewestFirst(t *testing.T) {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	wantKeys := []string{"attempts", "contentType", "deadLetter", "eventId", "headers", "messageId", "queue", "receivedAt", "replayOf", "source", "state"}
+	wantKeys := []string{"attempts", "contentType", "deadLetter", "encoding", "eventId", "headers", "messageId", "queue", "receivedAt", "replayOf", "source", "state"}
 	if !reflect.DeepEqual(keys, wantKeys) {
 		t.Fatalf("element keys %v, want %v", keys, wantKeys)
 	}

@@ -41,12 +41,12 @@ type queueJSON struct {
 func queueOf(qi broker.QueueInfo) queueJSON {
 	c := qi.Config
 	set := queueSettingsJSON{
-		VisibilityTimeout: c.VisibilityTimeout.String(), MaxAttempts: c.MaxAttempts,
+		VisibilityTimeout: shortDuration(c.VisibilityTimeout), MaxAttempts: c.MaxAttempts,
 		Backoff: make([]string, 0, len(c.Backoff)), DeadLetterQueue: c.DeadLetterQueue,
-		Retention: c.Retention.String(), MaxDepth: c.MaxDepth,
+		Retention: shortDuration(c.Retention), MaxDepth: c.MaxDepth,
 	}
 	for _, b := range c.Backoff {
-		set.Backoff = append(set.Backoff, b.String())
+		set.Backoff = append(set.Backoff, shortDuration(b))
 	}
 	st := qi.Stats
 	return queueJSON{Name: qi.Name, Settings: set, Stats: queueStatsJSON{

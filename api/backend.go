@@ -59,7 +59,7 @@ type ClusterInfo interface {
 	Cluster() (broker.ClusterInfo, error)
 	Join(ctx context.Context, n broker.Node) error
 	RemoveNode(ctx context.Context, id string) error
-	TransferLeadership(ctx context.Context) error
+	TransferLeadership(ctx context.Context, to string) error
 }
 
 // Backupper is what GET /v1/cluster/backup needs: a consistent snapshot

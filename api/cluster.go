@@ -65,7 +65,14 @@ func (s *Server) handleTransferLeadership(w http.ResponseWriter, r *http.Request
 	if _, ok := s.authorize(w, r, "admin", ""); !ok {
 		return
 	}
-	if err := s.clu.TransferLeadership(r.Context()); err != nil {
+	var body struct {
+		ID string `json:"id"`
+	}
+	if err := decodeJSON(r, &body, true); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := s.clu.TransferLeadership(r.Context(), body.ID); err != nil {
 		s.writeError(w, r, fmt.Errorf("transfer leadership: %w", err))
 		return
 	}

@@ -52,7 +52,9 @@ func (s *Server) handleNext(w http.ResponseWriter, r *http.Request, q string) {
 	h := w.Header()
 	h.Set("Content-Type", contentTypeOr(d.Message.ContentType))
 	h.Set("X-Hookq-Meta", meta)
-	h.Set("Link", s.linkHeader(d))
+	if link := s.linkHeader(d); link != "" {
+		h.Set("Link", link)
+	}
 	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(d.Body)

@@ -131,6 +131,11 @@ func TestBatchLeaseAutoAck(t *testing.T) {
 	if s := e.consStats("q"); s.Acked != 2 || s.Inflight != 0 {
 		t.Fatalf("stats after autoAck lease: %+v", s)
 	}
+	for _, env := range got {
+		if m := env.Meta; m.LeaseExpiresAt != "" || m.AckURL != "" || m.NackURL != "" || m.RejectURL != "" || m.ExtendURL != "" {
+			t.Fatalf("auto-acked envelope meta %+v", m)
+		}
+	}
 	res := e.consSettle("q", map[string]any{"ack": []string{got[0].Meta.DeliveryID}})
 	if len(res) != 1 || res[0].Status != "lease_expired" {
 		t.Fatalf("settling an auto-acked delivery: %+v", res)

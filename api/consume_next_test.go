@@ -117,12 +117,23 @@ func TestNextAutoAckAcksAtDelivery(t *testing.T) {
 	e := newEnv(t)
 	e.queue("q")
 	e.consPut("q", "once", "text/plain")
-	_, m := e.consMustNext("q", "?autoAck=true")
+	resp, body, m := e.consNext("q", "?autoAck=true&wait=5s", adminToken)
+	if resp.StatusCode != http.StatusOK || string(body) != "once" {
+		t.Fatalf("next autoAck: %d %q", resp.StatusCode, body)
+	}
 	s := e.consStats("q")
 	if s.Acked != 1 || s.Inflight != 0 || s.Ready != 0 {
 		t.Fatalf("stats after autoAck next: %+v", s)
 	}
-	resp, body := e.do("POST", m.AckURL, adminToken, nil)
+	// Nothing is left to settle: the meta and the Link header offer no
+	// lease end and no action URLs.
+	if m.DeliveryID == "" || m.LeaseExpiresAt != "" || m.AckURL != "" || m.NackURL != "" || m.RejectURL != "" || m.ExtendURL != "" {
+		t.Fatalf("auto-acked meta %+v", m)
+	}
+	if l := resp.Header.Get("Link"); l != "" {
+		t.Fatalf("auto-acked delivery has Link %q", l)
+	}
+	resp, body = e.do("POST", consPath("q", m.DeliveryID, "ack"), adminToken, nil)
 	expectError(t, resp, body, http.StatusConflict, "lease_expired")
 }
 

@@ -11,12 +11,13 @@ import (
 // API-level sentinels; they and the domain errors of broker and ingest
 // are classified by broker's one error table (broker.Classify).
 var (
-	errUnauthenticated = broker.ErrUnauthenticated
-	errForbidden       = broker.ErrForbidden
-	errBadRequest      = broker.ErrInvalidRequest
-	errTooLarge        = broker.ErrTooLarge
-	errNotFound        = broker.ErrNotFound
-	errUnavailable     = broker.ErrNotReady
+	errUnauthenticated  = broker.ErrUnauthenticated
+	errForbidden        = broker.ErrForbidden
+	errBadRequest       = broker.ErrInvalidRequest
+	errTooLarge         = broker.ErrTooLarge
+	errNotFound         = broker.ErrNotFound
+	errUnavailable      = broker.ErrNotReady
+	errMethodNotAllowed = broker.ErrMethodNotAllowed
 )
 
 // retryAfterSeconds is the Retry-After sent with every 503.

@@ -1,6 +1,9 @@
 package api
 
-import "time"
+import (
+	"net/http"
+	"time"
+)
 
 // SetStreamTiming shortens the SSE keep-alive interval (docs/API.md §6.7: 15s) and
 // how often a full stream re-reads its held deliveries, so tests need not
@@ -9,4 +12,11 @@ func SetStreamTiming(s *Server, keepAlive, recheck time.Duration) {
 	s.streams.mu.Lock()
 	defer s.streams.mu.Unlock()
 	s.streams.timing = streamTiming{keepAlive: keepAlive, recheck: recheck}
+}
+
+// RouteOf is the pattern of the route s's mux picks for r: "/" when only
+// the catch-all matches.
+func RouteOf(s *Server, r *http.Request) string {
+	_, pattern := s.mux.Handler(r)
+	return pattern
 }

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -13,9 +14,20 @@ import (
 	"github.com/hookq/hookq/ingest"
 )
 
-// credentialHeaders are never stored with a message: for token and basic
-// sources they carry the source's secret.
-var credentialHeaders = map[string]bool{"Authorization": true, "X-Webhook-Token": true}
+// SecretCapturer is what Asana's handshake needs: a node that can store
+// the secret a provider hands over, through a replicated write
+// (*broker.Broker). An ingest-only node has none and answers such a
+// handshake 503.
+type SecretCapturer interface {
+	CaptureSourceSecret(ctx context.Context, name, secret string) error
+}
+
+// credentialHeaders are never stored with a message: for token, basic,
+// okta (Authorization) and gitlab sources they carry the source's secret,
+// and Asana's handshake header is the secret itself.
+var credentialHeaders = map[string]bool{
+	"Authorization": true, "X-Webhook-Token": true, "X-Gitlab-Token": true, ingest.HeaderAsanaSecret: true,
+}
 
 // handleIngest: POST /hooks/{source}. Verify on the raw bytes, then
 // enqueue; 202 only once the message is committed by a Raft majority.
@@ -73,9 +85,13 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, badRequest("reading body: %v", err))
 		return
 	}
-	res, err := ingest.Verify(&cfg, ingest.Request{Header: r.Header, Query: r.URL.Query(), Body: body}, time.Now())
+	res, err := ingest.Verify(&cfg, ingest.Request{Method: r.Method, URL: requestURL(r), Header: r.Header, Query: r.URL.Query(), Body: body}, time.Now())
 	if err != nil {
 		s.reject(w, r, name, ingest.Reason(err), err)
+		return
+	}
+	if res.Reply != nil {
+		s.answerHandshake(w, r, name, res.Reply)
 		return
 	}
 	if res.Challenge != "" {
@@ -108,6 +124,39 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, status, map[string]any{"messageId": out.MessageID, "duplicate": out.Duplicate})
 }
 
+// handleHookGET: GET /hooks/{source}. Only the presets whose providers
+// send a GET handshake (ingest.AnswersGET: meta, dropbox, okta) take it,
+// and only a handshake is ever answered; every other source, and a source
+// that does not exist, gets the one 405 of hookMethodNotAllowed.
+func (s *Server) handleHookGET(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("source")
+	src, err := s.in.Source(name)
+	if errors.Is(err, broker.ErrSourceNotFound) || (err == nil && !ingest.AnswersGET(src.Verify.Type)) {
+		s.hookMethodNotAllowed(w, r)
+		return
+	}
+	if err != nil {
+		s.writeError(w, r, fmt.Errorf("source %q: %w", name, err))
+		return
+	}
+	cfg := src.SourceConfig
+	if err := cfg.Normalize(); err != nil {
+		s.log.Error("source is misconfigured", "source", name, "err", err)
+		s.reject(w, r, name, "misconfigured", fmt.Errorf("%w: source %q is misconfigured", errUnavailable, name))
+		return
+	}
+	res, err := ingest.Verify(&cfg, ingest.Request{Method: http.MethodGet, URL: requestURL(r), Header: r.Header, Query: r.URL.Query()}, time.Now())
+	if err != nil {
+		s.reject(w, r, name, ingest.Reason(err), err)
+		return
+	}
+	if res.Reply == nil { // a GET is never an event
+		s.hookMethodNotAllowed(w, r)
+		return
+	}
+	s.answerHandshake(w, r, name, res.Reply)
+}
+
 // reject counts and logs a refused webhook (never its body or secrets).
 func (s *Server) reject(w http.ResponseWriter, r *http.Request, source, reason string, err error) {
 	if reason == "" {
@@ -134,4 +183,65 @@ func storedHeaders(h http.Header) []broker.Header {
 		out = append(out, broker.Header{Name: n, Value: []byte(strings.Join(h[n], ", "))})
 	}
 	return out
+}
+
+// requestURL is the URL the provider sent the request to, as presets that
+// sign it (hubspot, square, twilio) need it: the scheme (https when the
+// connection is TLS, or when a proxy in front says X-Forwarded-Proto:
+// https), the host (X-Forwarded-Host from such a proxy, else Host), and the
+// path and query as received. The forwarded headers only feed the
+// signature check, so a client that sets them gains nothing it could not
+// sign for without the secret.
+func requestURL(r *http.Request) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	if p := firstForwarded(r.Header.Get("X-Forwarded-Proto")); p == "https" || p == "http" {
+		scheme = p
+	}
+	host := r.Host
+	if h := firstForwarded(r.Header.Get("X-Forwarded-Host")); h != "" {
+		host = h
+	}
+	return scheme + "://" + host + r.URL.RequestURI()
+}
+
+// firstForwarded is the first entry of a comma-separated forwarding
+// header (the one the outermost proxy set), trimmed.
+func firstForwarded(v string) string {
+	first, _, _ := strings.Cut(v, ",")
+	return strings.TrimSpace(first)
+}
+
+// answerHandshake answers a provider's handshake (or Discord's PING) as
+// ingest says, enqueueing nothing. A secret handed over in the handshake
+// (Asana) is stored first, through the replicated source write; the
+// answer goes out only once it is committed.
+func (s *Server) answerHandshake(w http.ResponseWriter, r *http.Request, name string, rep *ingest.Reply) {
+	if rep.CaptureSecret != "" {
+		c, ok := s.in.(SecretCapturer)
+		if !ok {
+			s.reject(w, r, name, "no_capture", fmt.Errorf("%w: this node cannot store a handshake secret: point the provider at a voter", errUnavailable))
+			return
+		}
+		if err := c.CaptureSourceSecret(r.Context(), name, rep.CaptureSecret); err != nil {
+			s.writeError(w, r, fmt.Errorf("source %q: %w", name, err))
+			return
+		}
+	}
+	for k, vs := range rep.Header {
+		for _, v := range vs {
+			w.Header().Add(k, v)
+		}
+	}
+	if rep.ContentType != "" {
+		w.Header().Set("Content-Type", rep.ContentType)
+	}
+	status := rep.Status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	w.WriteHeader(status)
+	_, _ = w.Write(rep.Body)
 }

@@ -486,6 +486,8 @@ func TestHookDoesNotStoreCredentials(t *testing.T) {
 		{"token-header", ingest.VerifyConfig{Type: ingest.TypeToken, Secrets: []string{"t0ken"}}, "t0ken", false},
 		{"token-query", ingest.VerifyConfig{Type: ingest.TypeToken, Secrets: []string{"t0ken"}}, "t0ken", true},
 		{"basic", ingest.VerifyConfig{Type: ingest.TypeBasic, Secrets: []string{"user:s3cret"}}, "user:s3cret", false},
+		{"gitlab", ingest.VerifyConfig{Type: ingest.TypeGitLab, Secrets: []string{"gl-t0ken"}}, "gl-t0ken", false},
+		{"okta", ingest.VerifyConfig{Type: ingest.TypeOkta, Secrets: []string{"Bearer okta-s3cret"}}, "Bearer okta-s3cret", false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -25,6 +25,9 @@ func deadLetterOf(d *broker.DeadLetter) *deadLetterJSON {
 }
 
 // metaJSON is the meta of docs/API.md §6.1: in X-Hookq-Meta and in envelopes.
+// Absent eventId, replayOf and deadLetter are left out (message records
+// show them as null). An auto-acked delivery has no lease: its meta leaves
+// out leaseExpiresAt and the four action URLs.
 type metaJSON struct {
 	MessageID      string            `json:"messageId"`
 	DeliveryID     string            `json:"deliveryId"`
@@ -32,15 +35,15 @@ type metaJSON struct {
 	Source         string            `json:"source"`
 	Attempt        uint32            `json:"attempt"`
 	ReceivedAt     string            `json:"receivedAt"`
-	LeaseExpiresAt string            `json:"leaseExpiresAt"`
+	LeaseExpiresAt string            `json:"leaseExpiresAt,omitempty"`
 	EventID        string            `json:"eventId,omitempty"`
 	ReplayOf       string            `json:"replayOf,omitempty"`
 	DeadLetter     *deadLetterJSON   `json:"deadLetter,omitempty"`
 	Headers        map[string]string `json:"headers"`
-	AckURL         string            `json:"ackUrl"`
-	NackURL        string            `json:"nackUrl"`
-	RejectURL      string            `json:"rejectUrl"`
-	ExtendURL      string            `json:"extendUrl"`
+	AckURL         string            `json:"ackUrl,omitempty"`
+	NackURL        string            `json:"nackUrl,omitempty"`
+	RejectURL      string            `json:"rejectUrl,omitempty"`
+	ExtendURL      string            `json:"extendUrl,omitempty"`
 }
 
 // MaxMetaHeaderBytes bounds X-Hookq-Meta: common clients and proxies
@@ -103,17 +106,25 @@ func (s *Server) deliveryURL(q, id, action string) string {
 
 func (s *Server) meta(d broker.Delivery) metaJSON {
 	m := d.Message
-	return metaJSON{
+	out := metaJSON{
 		MessageID: m.ID, DeliveryID: d.DeliveryID, Queue: d.Queue, Source: m.Source,
-		Attempt: m.Attempts, ReceivedAt: rfc3339Time(m.ReceivedAt), LeaseExpiresAt: rfc3339Time(d.LeaseExpires),
+		Attempt: m.Attempts, ReceivedAt: rfc3339Time(m.ReceivedAt),
 		EventID: m.EventID, ReplayOf: m.ReplayOf, DeadLetter: deadLetterOf(m.DeadLetter), Headers: headerMap(m.Headers),
-		AckURL: s.deliveryURL(d.Queue, d.DeliveryID, "ack"), NackURL: s.deliveryURL(d.Queue, d.DeliveryID, "nack"),
-		RejectURL: s.deliveryURL(d.Queue, d.DeliveryID, "reject"), ExtendURL: s.deliveryURL(d.Queue, d.DeliveryID, "extend"),
 	}
+	if !d.AutoAcked {
+		out.LeaseExpiresAt = rfc3339Time(d.LeaseExpires)
+		out.AckURL, out.NackURL = s.deliveryURL(d.Queue, d.DeliveryID, "ack"), s.deliveryURL(d.Queue, d.DeliveryID, "nack")
+		out.RejectURL, out.ExtendURL = s.deliveryURL(d.Queue, d.DeliveryID, "reject"), s.deliveryURL(d.Queue, d.DeliveryID, "extend")
+	}
+	return out
 }
 
-// linkHeader lists the action URLs as an RFC 8288 Link header.
+// linkHeader lists the action URLs as an RFC 8288 Link header; "" for
+// an auto-acked delivery, which has none.
 func (s *Server) linkHeader(d broker.Delivery) string {
+	if d.AutoAcked {
+		return ""
+	}
 	var parts []string
 	for _, a := range []string{"ack", "nack", "reject", "extend"} {
 		parts = append(parts, fmt.Sprintf(`<%s>; rel="%s"`, s.deliveryURL(d.Queue, d.DeliveryID, a), a))

@@ -66,7 +66,7 @@ type Server struct {
 	ready   func() bool
 	log     *slog.Logger
 	base    string
-	mux     *http.ServeMux
+	mux     *routeMux
 	metrics *metrics
 	srv     *http.Server
 	// streams tracks open SSE streams so shutdown can end them.
@@ -97,7 +97,7 @@ func NewServer(cfg Config, b Backends) *Server {
 	if cfg.BodyBudget <= 0 {
 		cfg.BodyBudget = DefaultBodyBudget
 	}
-	s := &Server{cfg: cfg, in: b.Ingester, cons: b.Consumer, adm: b.Admin, clu: b.Cluster, auth: b.Auth, bak: b.Backup, ready: b.Ready, log: cfg.Logger, mux: http.NewServeMux(), streams: newStreamSet()}
+	s := &Server{cfg: cfg, in: b.Ingester, cons: b.Consumer, adm: b.Admin, clu: b.Cluster, auth: b.Auth, bak: b.Backup, ready: b.Ready, log: cfg.Logger, mux: newRouteMux(), streams: newStreamSet()}
 	s.grpc = &grpcState{health: health.NewServer(), done: make(chan struct{})}
 	s.base = publicBase(cfg.PublicURL, cfg.HTTPAddr)
 	if cfg.PublicURL == "" && cfg.TLS != nil {
@@ -146,6 +146,8 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /readyz", s.handleReady)
 	m.Handle("GET /metrics", promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{}))
 	m.HandleFunc("POST /hooks/{source}", s.handleIngest)
+	m.HandleFunc("GET /hooks/{source}", s.handleHookGET)
+	m.HandleFunc("/hooks/{source}", s.hookMethodNotAllowed)
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, errNotFound)
 	})

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/hookq/hookq/ingest"
@@ -72,6 +73,32 @@ func (b *Broker) Queues() ([]QueueInfo, error) {
 func (b *Broker) PutSource(ctx context.Context, name string, cfg ingest.SourceConfig) (bool, error) {
 	r, err := b.admin(ctx, &pb.Op{Kind: &pb.Op_PutSource{PutSource: &pb.PutSource{Name: name, Config: sourceRecord(cfg)}}})
 	return r.Created, err
+}
+
+// CaptureSourceSecret stores secret as the one secret of source name, a
+// source that has none yet (Asana's handshake hands the secret over; see
+// ingest.Reply.CaptureSecret). A source that already has secrets keeps
+// them: capturing one of them again is a no-op, any other is
+// ErrConflict. The check reads the node's current copy of the source; an
+// admin PUT committed between that read and this write is replaced.
+func (b *Broker) CaptureSourceSecret(ctx context.Context, name, secret string) error {
+	src, err := b.Source(name)
+	if err != nil {
+		return err
+	}
+	cfg := src.SourceConfig
+	if len(cfg.Verify.Secrets) > 0 {
+		if slices.Contains(cfg.Verify.Secrets, secret) {
+			return nil
+		}
+		return fmt.Errorf("%w: source %q already has a secret", ErrConflict, name)
+	}
+	cfg.Verify.Secrets = []string{secret}
+	if err := cfg.Normalize(); err != nil {
+		return fmt.Errorf("%w: %v", ErrBadRequest, err)
+	}
+	_, err = b.PutSource(ctx, name, cfg)
+	return err
 }
 
 // DeleteSource drops a source.
@@ -185,7 +212,11 @@ func (b *Broker) Messages(q, state string, limit int, after string) ([]Message, 
 		if st == "" {
 			st = storage.ViewState(m, now)
 		}
-		out = append(out, messageOf(q, st, m, now))
+		msg := messageOf(q, st, m, now)
+		if msg.BodyUTF8, err = b.store.BodyUTF8(q, m.Seq); err != nil {
+			return nil, "", err
+		}
+		out = append(out, msg)
 	}
 	return out, next, nil
 }

@@ -48,13 +48,14 @@ var (
 // gRPC API) refuses a request with them before it reaches the broker.
 // Their text is part of the responses clients see.
 var (
-	ErrUnauthenticated = errors.New("api: missing or invalid token")
-	ErrForbidden       = errors.New("api: token lacks the scope")
-	ErrInvalidRequest  = errors.New("api: bad request")
-	ErrTooLarge        = errors.New("api: payload too large")
-	ErrNotFound        = errors.New("api: not found")
-	ErrConflict        = errors.New("api: conflict")
-	ErrNotReady        = errors.New("api: unavailable")
+	ErrUnauthenticated  = errors.New("api: missing or invalid token")
+	ErrForbidden        = errors.New("api: token lacks the scope")
+	ErrInvalidRequest   = errors.New("api: bad request")
+	ErrTooLarge         = errors.New("api: payload too large")
+	ErrNotFound         = errors.New("api: not found")
+	ErrConflict         = errors.New("api: conflict")
+	ErrNotReady         = errors.New("api: unavailable")
+	ErrMethodNotAllowed = errors.New("api: method not allowed")
 )
 
 // Public error codes (docs/API.md §2.6), the same over HTTP and gRPC;
@@ -72,6 +73,7 @@ const (
 	CodeQueueFull            = apicode.QueueFull
 	CodeUnavailable          = apicode.Unavailable
 	CodeInternal             = apicode.Internal
+	CodeMethodNotAllowed     = apicode.MethodNotAllowed
 )
 
 // errorRow is one error as every surface names it: wire is its name on
@@ -112,6 +114,7 @@ var errorTable = []errorRow{
 	{ErrMessageNotFound, "message_not_found", CodeNotFound},
 	{ErrDeliveryNotFound, "delivery_not_found", CodeNotFound},
 	{ErrLeaseExpired, "lease_expired", CodeLeaseExpired},
+	{ErrMethodNotAllowed, "", CodeMethodNotAllowed},
 	{ErrTokenExists, "token_exists", CodeConflict},
 	{ErrConflict, "", CodeConflict},
 	{ErrTooLarge, "", CodePayloadTooLarge},

@@ -31,7 +31,7 @@ type Leader interface {
 type Membership interface {
 	Join(ctx context.Context, n *pb.NodeRecord) error
 	RemoveNode(ctx context.Context, id string) error
-	TransferLeadership(ctx context.Context) error
+	TransferLeadership(ctx context.Context, to string) error
 	Cluster() (ClusterInfo, error)
 }
 
@@ -90,10 +90,11 @@ func (b *Broker) RemoveNode(ctx context.Context, id string) error {
 	return errNoCluster
 }
 
-// TransferLeadership asks the leader to hand leadership to another voter.
-func (b *Broker) TransferLeadership(ctx context.Context) error {
+// TransferLeadership asks the leader to hand leadership to voter to, or
+// to any other voter when to is "".
+func (b *Broker) TransferLeadership(ctx context.Context, to string) error {
 	if c := b.cluster.get(); c != nil {
-		return c.TransferLeadership(ctx)
+		return c.TransferLeadership(ctx, to)
 	}
 	return errNoCluster
 }

@@ -155,6 +155,9 @@ func (b *Broker) leaseNow(ctx context.Context, q string, opt LeaseOptions) ([]De
 		return nil, err
 	}
 	ds := deliveriesOf(r.Deliveries)
+	for i := range ds {
+		ds[i].AutoAcked = opt.AutoAck
+	}
 	b.obs.observeLease(q, ds)
 	return ds, r.Err
 }

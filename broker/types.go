@@ -68,6 +68,9 @@ type Message struct {
 	ContentType []byte // a header value: any octets
 	Headers     []Header
 	Deliveries  []DeliveryAttempt
+	// BodyUTF8 says the body is valid UTF-8 (its encoding is "utf8",
+	// else "base64"); set by Messages, which reads no bodies otherwise.
+	BodyUTF8 bool
 }
 
 // Delivery is one leased message.
@@ -77,6 +80,9 @@ type Delivery struct {
 	Message      Message
 	Body         []byte
 	LeaseExpires time.Time
+	// AutoAcked says the delivery was acked as it was leased: it has no
+	// lease to settle or extend.
+	AutoAcked bool
 }
 
 // SettleAction is what a settle item does to its delivery.

@@ -31,9 +31,18 @@ func (m *Member) RemoveNode(ctx context.Context, id string) error {
 	return m.membership(ctx, &pb.MembershipRequest{Kind: pb.MembershipRequest_REMOVE, Node: &pb.NodeRecord{Id: id}})
 }
 
-// TransferLeadership asks the leader to hand leadership to another voter.
-func (m *Member) TransferLeadership(ctx context.Context) error {
-	return m.membership(ctx, &pb.MembershipRequest{Kind: pb.MembershipRequest_TRANSFER_LEADERSHIP})
+// TransferLeadership asks the leader to hand leadership to voter to, or
+// to any other voter when to is "". Naming the leader itself changes
+// nothing; naming a node that is not a voter is ErrNodeNotFound.
+func (m *Member) TransferLeadership(ctx context.Context, to string) error {
+	req := &pb.MembershipRequest{Kind: pb.MembershipRequest_TRANSFER_LEADERSHIP}
+	if to != "" {
+		if !broker.ValidNodeID(to) {
+			return fmt.Errorf("%w: invalid node id", broker.ErrNodeNotFound)
+		}
+		req.Node = &pb.NodeRecord{Id: to}
+	}
+	return m.membership(ctx, req)
 }
 
 func (m *Member) membership(ctx context.Context, req *pb.MembershipRequest) error {
@@ -94,10 +103,7 @@ func (m *Member) membershipLocal(ctx context.Context, req *pb.MembershipRequest)
 		}
 		return nil
 	case pb.MembershipRequest_TRANSFER_LEADERSHIP:
-		if err := m.raft.LeadershipTransfer().Error(); err != nil {
-			return fmt.Errorf("%w: %v", broker.ErrUnavailable, err)
-		}
-		return nil
+		return m.transferLocal(req.GetNode().GetId())
 	}
 	return fmt.Errorf("%w: unknown membership change %v", broker.ErrBadRequest, req.Kind)
 }
@@ -178,4 +184,32 @@ func (m *Member) localCluster() (broker.ClusterInfo, error) {
 		}
 	}
 	return info, nil
+}
+
+// transferLocal hands this leader's office to voter to ("" for any).
+func (m *Member) transferLocal(to string) error {
+	f := m.raft.LeadershipTransfer
+	if to != "" {
+		cfg := m.raft.GetConfiguration()
+		if err := cfg.Error(); err != nil {
+			return fmt.Errorf("%w: %v", broker.ErrUnavailable, err)
+		}
+		var target *raft.Server
+		for _, srv := range cfg.Configuration().Servers {
+			if string(srv.ID) == to && srv.Suffrage == raft.Voter {
+				target = &srv
+			}
+		}
+		switch {
+		case target == nil:
+			return fmt.Errorf("%w: %s is not a voter", broker.ErrNodeNotFound, to)
+		case m.selfLeads() && to == m.cfg.Self.ID:
+			return nil
+		}
+		f = func() raft.Future { return m.raft.LeadershipTransferToServer(target.ID, target.Address) }
+	}
+	if err := f().Error(); err != nil {
+		return fmt.Errorf("%w: %v", broker.ErrUnavailable, err)
+	}
+	return nil
 }

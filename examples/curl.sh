@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
-# Every consumer path of hookq with curl (and jq to pick fields out of JSON).
+# Every consumer path of hookq with curl. Needs curl and jq (jq picks
+# fields out of the JSON answers: apt install jq, brew install jq).
 # Against a dev node (`hookq serve --dev`: token "dev", source and queue "demo"):
 #
 #   ./examples/curl.sh
 #
 # Override with HOOKQ_URL, HOOKQ_TOKEN, SOURCE and QUEUE.
 set -euo pipefail
+
+for tool in curl jq; do
+  command -v "$tool" >/dev/null || { echo "examples/curl.sh needs $tool on PATH (apt install $tool, brew install $tool)" >&2; exit 1; }
+done
 
 URL=${HOOKQ_URL:-http://127.0.0.1:8080}
 TOKEN=${HOOKQ_TOKEN:-dev}

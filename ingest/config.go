@@ -3,6 +3,7 @@ package ingest
 import (
 	"encoding/base64"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -49,13 +50,13 @@ const (
 
 // VerifyConfig is a source's verification settings (docs/API.md §4.1, §4.2).
 type VerifyConfig struct {
-	Type      string        // none|token|basic|hmac|github|stripe|shopify|slack|standard
+	Type      string        // one of Types(): none|token|basic|hmac|standard or a provider preset
 	Secrets   []string      // any one matching passes (rotation)
 	Header    string        // hmac only: header carrying the signature
 	Algorithm string        // hmac only: sha1|sha256|sha512 (default sha256)
 	Encoding  string        // hmac only: hex|base64 (default hex)
 	Prefix    string        // hmac only: optional prefix such as "sha256="
-	Tolerance time.Duration // stripe/slack/standard: replay window (default 300s)
+	Tolerance time.Duration // the presets with a signed timestamp: replay window (default 300s)
 }
 
 // DedupConfig says which key identifies a repeated delivery and for how long.
@@ -131,7 +132,7 @@ func (v *VerifyConfig) hmacScheme() (alg, enc string) {
 
 func (v *VerifyConfig) normalize() error {
 	if !knownType(v.Type) {
-		return cfgErr("verify.type", fmt.Sprintf("unknown type %q: want one of none, token, basic, hmac, github, stripe, shopify, slack, standard", v.Type))
+		return cfgErr("verify.type", fmt.Sprintf("unknown type %q: want one of %s", v.Type, strings.Join(Types(), ", ")))
 	}
 	switch {
 	case v.Tolerance == 0:
@@ -145,7 +146,7 @@ func (v *VerifyConfig) normalize() error {
 		return cfgErr("verify.secrets", fmt.Sprintf("at most %d secrets", MaxSecrets))
 	}
 	if v.Type != TypeNone {
-		if len(v.Secrets) == 0 {
+		if len(v.Secrets) == 0 && !requestPresets[v.Type].noSecrets {
 			return cfgErr("verify.secrets", "at least one secret is required for type "+v.Type)
 		}
 		for i, s := range v.Secrets {
@@ -195,10 +196,13 @@ func secretProblem(t, s string) string {
 		if !strings.Contains(s, ":") {
 			return `must have the form "user:password"`
 		}
-	case TypeStandard:
+	case TypeStandard, TypeSvix, TypeResend, TypeClerk:
 		if _, ok := standardKey(s); !ok {
 			return `must be base64 (optionally after "whsec_") of a non-empty key`
 		}
+	}
+	if p, ok := requestPresets[t]; ok && p.secretProblem != nil {
+		return p.secretProblem(s)
 	}
 	return ""
 }
@@ -252,12 +256,32 @@ func dedupKeyProblem(key string) string {
 	return fmt.Sprintf("unknown dedup key %q: want provider, none, header:<Name> or json:<pointer>", key)
 }
 
+// Types lists every verify.type, the generic ones first, then the
+// provider presets in alphabetical order.
+func Types() []string {
+	out := []string{TypeNone, TypeToken, TypeBasic, TypeHMAC, TypeStandard}
+	presets := []string{TypeGitHub, TypeStripe, TypeShopify, TypeSlack, TypeSvix, TypeResend, TypeClerk}
+	for t := range bodyPresets {
+		presets = append(presets, t)
+	}
+	for t := range requestPresets {
+		presets = append(presets, t)
+	}
+	slices.Sort(presets)
+	return append(out, presets...)
+}
+
 func knownType(t string) bool {
 	switch t {
-	case TypeNone, TypeToken, TypeBasic, TypeHMAC, TypeGitHub, TypeStripe, TypeShopify, TypeSlack, TypeStandard:
+	case TypeNone, TypeToken, TypeBasic, TypeHMAC, TypeGitHub, TypeStripe, TypeShopify, TypeSlack, TypeStandard,
+		TypeSvix, TypeResend, TypeClerk:
 		return true
 	}
-	return false
+	if _, ok := bodyPresets[t]; ok {
+		return true
+	}
+	_, ok := requestPresets[t]
+	return ok
 }
 
 // ValidName reports whether name is a valid source or queue name:

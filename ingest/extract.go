@@ -16,9 +16,8 @@ import (
 const MaxDedupKeyLen = 200
 
 // eventID returns the provider event id of a verified request (docs/API.md §4.2
-// table), or "" for types that have none. standardID is the webhook-id (or
-// svix-id) the standard verifier used.
-func eventID(typ string, req Request, standardID string) string {
+// table), or "" for types that have none.
+func eventID(typ string, req Request) string {
 	switch typ {
 	case TypeGitHub:
 		return headerValue(req.Header, "X-GitHub-Delivery")
@@ -31,8 +30,12 @@ func eventID(typ string, req Request, standardID string) string {
 		return headerValue(req.Header, "X-Shopify-Webhook-Id")
 	case TypeSlack:
 		return jsonText(req.Body, []string{"event_id"})
-	case TypeStandard:
-		return standardID
+	}
+	if p, ok := bodyPresets[typ]; ok {
+		return presetEventID(p, req)
+	}
+	if p, ok := requestPresets[typ]; ok && p.eventID != nil {
+		return p.eventID(req)
 	}
 	return ""
 }

@@ -54,7 +54,7 @@ func TestDedupKeyRules(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			req := Request{Header: h, Body: []byte(tc.body)}
-			got := dedupKey(tc.rule, eventID(tc.typ, req, ""), req)
+			got := dedupKey(tc.rule, eventID(tc.typ, req), req)
 			if tc.rule == "none" {
 				// Verify skips the rule entirely; dedupKey itself has no "none" case.
 				got = ""

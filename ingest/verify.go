@@ -31,9 +31,13 @@ const (
 	HeaderSvixSig         = "svix-signature"
 )
 
-// Request is what Verify looks at: the request headers, the query (for
-// ?token=) and the exact raw body bytes.
+// Request is what Verify looks at: the request method and full URL (for
+// the presets whose signature covers them, and the handshakes), the
+// headers, the query (for ?token= and handshake parameters) and the exact
+// raw body bytes.
 type Request struct {
+	Method string // "" is POST
+	URL    string // as the provider addressed it: scheme://host[:port]/path[?query]
 	Header http.Header
 	Query  url.Values
 	Body   []byte
@@ -44,13 +48,37 @@ type Result struct {
 	EventID   string // provider event id (docs/API.md §4.2 table column), "" if none
 	DedupKey  string // from Dedup.Key applied to the request; "" means no dedup
 	Challenge string // slack url_verification: non-empty => answer 200 text/plain with it, do not enqueue
+	// Reply, when non-nil, is a provider's handshake (or Discord's PING):
+	// answer it as given and enqueue nothing.
+	Reply *Reply
+}
+
+// Reply is the answer to a handshake.
+type Reply struct {
+	Status      int         // HTTP status, 200 unless set
+	ContentType string      // "" when there is no body
+	Body        []byte      // the answer body
+	Header      http.Header // extra response headers (Asana's X-Hook-Secret)
+	// CaptureSecret, when non-empty, is a secret the provider handed over
+	// in the handshake (Asana): the caller must store it as the source's
+	// secret (a replicated write) before answering.
+	CaptureSecret string
+}
+
+// checked is what a type's verifier established about a request it
+// accepted.
+type checked struct {
+	id    string // event id the verifier already knows ("" to extract it)
+	ts    int64  // signed timestamp, Unix seconds
+	timed bool   // ts is to be held against the replay window
+	reply *Reply // a handshake to answer instead of enqueueing
 }
 
 // Verify decides whether req came from the source's provider. It checks the
 // signature first, on the raw body, with constant-time comparisons against
 // every secret (any one may match); then, for signed timestamps, the replay
 // window (too old and too far in the future are both refused); then extracts
-// the event id, the dedup key and the Slack handshake.
+// the event id, the dedup key and the handshakes.
 //
 // A refused request gives a *VerifyError wrapping ErrSignatureInvalid or
 // ErrTimestampOutOfWindow. cfg should have been Normalized; zero durations
@@ -61,12 +89,39 @@ func Verify(cfg *SourceConfig, req Request, now time.Time) (Result, error) {
 		return Result{}, cfgErr("source", "missing")
 	}
 	v := &cfg.Verify
-	var (
-		ts         int64 // signed timestamp, when timed
-		timed      bool
-		standardID string
-		err        error
-	)
+	if req.Method == "" {
+		req.Method = http.MethodPost
+	}
+	c, err := verifyType(v, req)
+	if err != nil {
+		return Result{}, err
+	}
+	if c.timed {
+		if err := checkWindow(c.ts, now, v.Tolerance); err != nil {
+			return Result{}, err
+		}
+	}
+	if c.reply != nil {
+		return Result{Reply: c.reply}, nil
+	}
+	id := c.id
+	if id == "" {
+		id = eventID(v.Type, req)
+	}
+	res := Result{EventID: printableID(id)}
+	if v.Type == TypeSlack {
+		res.Challenge = slackChallenge(req.Body)
+	}
+	if rule := cfg.Dedup.Key; rule != "none" {
+		res.DedupKey = dedupKey(rule, id, req)
+	}
+	return res, nil
+}
+
+// verifyType runs the verifier of v.Type.
+func verifyType(v *VerifyConfig, req Request) (checked, error) {
+	var c checked
+	var err error
 	switch v.Type {
 	case TypeNone:
 	case TypeToken:
@@ -78,36 +133,32 @@ func Verify(cfg *SourceConfig, req Request, now time.Time) (Result, error) {
 	case TypeGitHub:
 		err = verifyGitHub(v.Secrets, req)
 	case TypeStripe:
-		ts, err = verifyStripe(v.Secrets, req)
-		timed = true
+		c.ts, err = verifyStripe(v.Secrets, req)
+		c.timed = true
 	case TypeShopify:
 		err = verifyShopify(v.Secrets, req)
 	case TypeSlack:
-		ts, err = verifySlack(v.Secrets, req)
-		timed = true
-	case TypeStandard:
-		standardID, ts, err = verifyStandard(v.Secrets, req)
-		timed = true
+		c.ts, err = verifySlack(v.Secrets, req)
+		c.timed = true
+	case TypeStandard, TypeSvix, TypeResend, TypeClerk:
+		// Standard Webhooks under the names of the providers that send it
+		// with Svix's svix-* headers: Svix
+		// (https://docs.svix.com/receiving/verifying-payloads/how-manual),
+		// Resend (https://resend.com/docs/dashboard/webhooks/verify-webhooks-requests)
+		// and Clerk (https://clerk.com/docs/webhooks/sync-data).
+		c.id, c.ts, err = verifyStandard(v.Secrets, req)
+		c.timed = true
 	default:
-		return Result{}, cfgErr("verify.type", "unknown type")
-	}
-	if err != nil {
-		return Result{}, err
-	}
-	if timed {
-		if err := checkWindow(ts, now, v.Tolerance); err != nil {
-			return Result{}, err
+		if p, ok := bodyPresets[v.Type]; ok {
+			return c, verifyBodyPreset(p, v.Secrets, req)
 		}
+		f, ok := requestPresets[v.Type]
+		if !ok {
+			return c, cfgErr("verify.type", "unknown type")
+		}
+		return f.verify(v.Secrets, req)
 	}
-	id := eventID(v.Type, req, standardID)
-	res := Result{EventID: printableID(id)}
-	if v.Type == TypeSlack {
-		res.Challenge = slackChallenge(req.Body)
-	}
-	if rule := cfg.Dedup.Key; rule != "none" {
-		res.DedupKey = dedupKey(rule, id, req)
-	}
-	return res, nil
+	return c, err
 }
 
 // checkWindow refuses a signed timestamp more than tol (default 300s) before

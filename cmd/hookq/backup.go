@@ -30,7 +30,7 @@ func runBackup(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	out := fs.String("out", "", "the backup file to write")
 	ca := fs.String("ca", "", "PEM CA to verify an https --url against (default: the system roots)")
 	timeout := fs.Duration("timeout", time.Hour, "give up after this long")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if err := applyEnv(fs); err != nil {

@@ -30,7 +30,7 @@ writes the same numbers. Run "hookq bench <mode> -h" for a mode's flags.
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, benchUsage)
-		return flag.ErrHelp
+		return errUsage
 	}
 	switch args[0] {
 	case "ingest":
@@ -124,7 +124,7 @@ func consumeFlags(fs *flag.FlagSet, c *bench.ConsumeConfig, workers string) {
 // parseBench parses args into fs, then the environment (HOOKQ_<FLAG>),
 // and refuses positional arguments.
 func parseBench(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

@@ -29,7 +29,7 @@ func runHealthcheck(ctx context.Context, args []string, stdout, stderr io.Writer
 	ca := fs.String("ca", "", "PEM CA to verify an https --url against")
 	insecure := fs.Bool("insecure", false, "do not verify an https --url's certificate (for a check of the node's own listener)")
 	timeout := fs.Duration("timeout", 3*time.Second, "give up after this long")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	tr := &http.Transport{TLSClientConfig: &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: *insecure}} // #nosec G402 -- opt-in, for a node checking itself

@@ -17,13 +17,47 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := Run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			os.Exit(2)
-		}
+	err := Run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	code := exitCode(err)
+	if code == 1 {
 		fmt.Fprintln(os.Stderr, "hookq:", err)
-		os.Exit(1)
 	}
+	stop()
+	os.Exit(code)
+}
+
+// errUsage says the usage was printed for a command line that names no
+// command: exit 2 without another word.
+var errUsage = errors.New("usage")
+
+// flagError is a command line its flag set refused; the flag set has
+// printed the error and the usage already.
+type flagError struct{ error }
+
+func (e flagError) Unwrap() error { return e.error }
+
+// parseFlags parses args into fs: -h and --help give flag.ErrHelp (the
+// usage went to fs's output), any other refusal a flagError.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	err := fs.Parse(args)
+	if err == nil || errors.Is(err, flag.ErrHelp) {
+		return err
+	}
+	return flagError{err}
+}
+
+// exitCode is the process's exit status for Run's answer: 0 for success
+// and for help that was asked for, 2 for a command line that was refused
+// (printed by then), 1 for a failure (printed by main).
+func exitCode(err error) int {
+	var fe flagError
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage), errors.As(err, &fe):
+		return 2
+	}
+	return 1
 }
 
 const usage = `hookq — a highly available webhook broker
@@ -45,7 +79,7 @@ environment variable HOOKQ_<FLAG> (e.g. HOOKQ_ADMIN_TOKEN).
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
-		return flag.ErrHelp
+		return errUsage
 	}
 	switch args[0] {
 	case "serve":

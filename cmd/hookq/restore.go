@@ -24,7 +24,7 @@ func runRestore(_ context.Context, args []string, stdout, stderr io.Writer) erro
 	dataDir := fs.String("data-dir", "", "fresh data dir to seed")
 	nodeID := fs.String("node-id", host, "id of the node that will serve the dir (as given to serve)")
 	raftAddr := fs.String("raft-addr", "127.0.0.1:7000", "Raft address of that node (as given to serve)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if err := applyEnv(fs); err != nil {

@@ -1,6 +1,9 @@
 // Command rest-poller is a minimal hookq REST consumer: it long-polls
 // GET /v1/queues/{q}/next?wait=20s, processes each message, acks it on
-// success and nacks it (redelivery with the queue's backoff) on error.
+// success, rejects it (to the dead-letter queue) when it can never be
+// processed, such as a JSON content type with a body that is not JSON,
+// and nacks it (redelivery with the queue's backoff) on any other error.
+// SIGINT or SIGTERM stops it after the message in hand is settled.
 // Standard library only.
 //
 //	go run ./examples/rest-poller -url http://127.0.0.1:8080 -token dev -queue demo
@@ -19,6 +22,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -28,7 +32,12 @@ type meta struct {
 	Attempt   int    `json:"attempt"`
 	AckURL    string `json:"ackUrl"`
 	NackURL   string `json:"nackUrl"`
+	RejectURL string `json:"rejectUrl"`
 }
+
+// errPermanent marks a message no retry can fix: it is rejected, not
+// nacked.
+var errPermanent = errors.New("permanent")
 
 func main() {
 	base := flag.String("url", "http://127.0.0.1:8080", "hookq base URL")
@@ -36,7 +45,7 @@ func main() {
 	queue := flag.String("queue", "demo", "queue to consume")
 	flag.Parse()
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	c := &consumer{http: &http.Client{Timeout: 30 * time.Second}, token: *token,
 		next: strings.TrimRight(*base, "/") + "/v1/queues/" + url.PathEscape(*queue) + "/next?wait=20s"}
@@ -50,6 +59,7 @@ func main() {
 		}
 		backoff = time.Second
 	}
+	log.Print("stopped")
 }
 
 type consumer struct {
@@ -81,18 +91,26 @@ func (c *consumer) once(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("reading message %s: %w", m.MessageID, err)
 	}
+	// The message in hand is settled even when a signal arrives meanwhile.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
 	if err := process(m, resp.Header.Get("Content-Type"), body); err != nil {
-		log.Printf("message %s attempt %d failed: %v; nacking", m.MessageID, m.Attempt, err)
 		reason, _ := json.Marshal(map[string]string{"reason": err.Error()})
-		return c.settle(ctx, m.NackURL, string(reason))
+		if errors.Is(err, errPermanent) {
+			log.Printf("message %s: %v; rejecting", m.MessageID, err)
+			return c.settle(sctx, m.RejectURL, string(reason))
+		}
+		log.Printf("message %s attempt %d failed: %v; nacking", m.MessageID, m.Attempt, err)
+		return c.settle(sctx, m.NackURL, string(reason))
 	}
-	return c.settle(ctx, m.AckURL, "")
+	return c.settle(sctx, m.AckURL, "")
 }
 
-// process is where the work goes; an error means "try again later".
+// process is where the work goes. An error wrapping errPermanent means
+// "never", any other "try again later".
 func process(m meta, contentType string, body []byte) error {
 	if strings.Contains(contentType, "json") && !json.Valid(body) {
-		return errors.New("invalid JSON body")
+		return fmt.Errorf("%w: invalid JSON body", errPermanent)
 	}
 	log.Printf("message %s (attempt %d, %s): %s", m.MessageID, m.Attempt, contentType, body)
 	return nil

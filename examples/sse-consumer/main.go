@@ -1,7 +1,10 @@
 // Command sse-consumer is a minimal hookq SSE consumer: it reads
 // GET /v1/queues/{q}/stream, processes each "message" event, acks it via
-// its ackUrl (nacks on error), and reconnects with exponential backoff
-// when the stream drops. Standard library only.
+// its ackUrl, rejects it (to the dead-letter queue) when it can never be
+// processed, such as a JSON content type with a body that is not JSON,
+// nacks it on any other error, and reconnects with exponential backoff
+// when the stream drops. SIGINT or SIGTERM stops it after the message in
+// hand is settled. Standard library only.
 //
 //	go run ./examples/sse-consumer -url http://127.0.0.1:8080 -token dev -queue demo
 package main
@@ -11,6 +14,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -20,6 +24,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -33,6 +38,7 @@ type envelope struct {
 		Attempt   int    `json:"attempt"`
 		AckURL    string `json:"ackUrl"`
 		NackURL   string `json:"nackUrl"`
+		RejectURL string `json:"rejectUrl"`
 	} `json:"meta"`
 }
 
@@ -43,7 +49,7 @@ func main() {
 	maxInFlight := flag.Int("max-in-flight", 16, "unsettled deliveries the server may send ahead")
 	flag.Parse()
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	streamURL := fmt.Sprintf("%s/v1/queues/%s/stream?maxInFlight=%d", strings.TrimRight(*base, "/"), url.PathEscape(*queue), *maxInFlight)
 	c := &consumer{token: *token, settle: &http.Client{Timeout: 30 * time.Second}}
@@ -52,6 +58,7 @@ func main() {
 		start := time.Now()
 		err := c.stream(ctx, streamURL)
 		if ctx.Err() != nil {
+			log.Print("stopped")
 			return
 		}
 		if time.Since(start) > time.Minute {
@@ -138,12 +145,20 @@ func (c *consumer) handle(ctx context.Context, env envelope) {
 	}
 	action, reason := env.Meta.AckURL, ""
 	if err := process(env, body); err != nil {
-		log.Printf("message %s attempt %d failed: %v; nacking", env.Meta.MessageID, env.Meta.Attempt, err)
 		b, _ := json.Marshal(map[string]string{"reason": err.Error()})
 		action, reason = env.Meta.NackURL, string(b)
+		if errors.Is(err, errPermanent) {
+			log.Printf("message %s: %v; rejecting", env.Meta.MessageID, err)
+			action = env.Meta.RejectURL
+		} else {
+			log.Printf("message %s attempt %d failed: %v; nacking", env.Meta.MessageID, env.Meta.Attempt, err)
+		}
 	}
-	// Settling frees this stream's slot: the server then sends the next message.
-	req, err := http.NewRequestWithContext(ctx, "POST", action, strings.NewReader(reason))
+	// Settling frees this stream's slot: the server then sends the next
+	// message. The message in hand is settled even when a signal arrives.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(sctx, "POST", action, strings.NewReader(reason))
 	if err != nil {
 		log.Print(err)
 		return
@@ -161,10 +176,15 @@ func (c *consumer) handle(ctx context.Context, env envelope) {
 	}
 }
 
-// process is where the work goes; an error means "try again later".
+// errPermanent marks a message no retry can fix: it is rejected, not
+// nacked.
+var errPermanent = errors.New("permanent")
+
+// process is where the work goes. An error wrapping errPermanent means
+// "never", any other "try again later".
 func process(env envelope, body []byte) error {
 	if strings.Contains(env.ContentType, "json") && !json.Valid(body) {
-		return fmt.Errorf("invalid JSON body")
+		return fmt.Errorf("%w: invalid JSON body", errPermanent)
 	}
 	log.Printf("message %s (attempt %d, %s): %s", env.Meta.MessageID, env.Meta.Attempt, env.ContentType, body)
 	return nil

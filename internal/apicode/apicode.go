@@ -18,6 +18,7 @@ const (
 	Forbidden            = "forbidden"
 	NotFound             = "not_found"
 	LeaseExpired         = "lease_expired"
+	MethodNotAllowed     = "method_not_allowed"
 	Conflict             = "conflict"
 	PayloadTooLarge      = "payload_too_large"
 	QueueFull            = "queue_full"
@@ -45,6 +46,7 @@ var statuses = map[string]Status{
 	Forbidden:            {403, codes.PermissionDenied},
 	NotFound:             {404, codes.NotFound},
 	LeaseExpired:         {409, codes.FailedPrecondition},
+	MethodNotAllowed:     {405, codes.Unimplemented},
 	Conflict:             {409, codes.AlreadyExists},
 	PayloadTooLarge:      {413, codes.ResourceExhausted},
 	QueueFull:            {503, codes.ResourceExhausted},
