@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"crypto/rand"
 	"embed"
 	"encoding/hex"
@@ -9,6 +10,7 @@ import (
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"time"
 
@@ -83,10 +85,23 @@ func (s *Server) handleSourceTest(w http.ResponseWriter, r *http.Request) {
 	}
 	id := testEventPrefix + hex.EncodeToString(rnd[:])
 	now := time.Now().UTC()
-	body, err := json.Marshal(map[string]any{
+	switch cfg.Verify.Type {
+	case ingest.TypeDiscord, ingest.TypeSendGrid:
+		s.writeError(w, r, badRequest("source %q verifies with the provider's public key: only the provider can sign a test webhook for it", name))
+		return
+	}
+	sample := map[string]any{
 		"id": id, "event_id": id, "type": "hookq.test", "source": name, "sentAt": now.Format(time.RFC3339Nano),
 		"data": map[string]any{"message": "a test webhook sent from the hookq console"},
-	})
+	}
+	if cfg.Verify.Type == ingest.TypeMSGraph {
+		// Graph posts change notifications in a "value" list; SignRequest
+		// puts the clientState into each.
+		sample = map[string]any{"value": []any{map[string]any{
+			"id": id, "subscriptionId": "hookq-test", "changeType": "created", "resource": "hookq.test", "source": name,
+		}}}
+	}
+	body, err := json.Marshal(sample)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -95,14 +110,23 @@ func (s *Server) handleSourceTest(w http.ResponseWriter, r *http.Request) {
 	if len(cfg.Verify.Secrets) > 0 {
 		secret = cfg.Verify.Secrets[0]
 	}
-	hdr, err := ingest.Sign(&cfg, secret, body, now, id)
+	// The sample goes to this node's own ingest URL, as the caller reached
+	// it, so the presets that sign the URL (hubspot, square, twilio) sign
+	// the URL the ingest route will see.
+	base, _, _ := strings.Cut(requestURL(r), "/v1/")
+	signed, err := ingest.SignRequest(&cfg, secret, http.MethodPost, base+"/hooks/"+url.PathEscape(name), body, now, id)
 	if err != nil {
 		s.writeError(w, r, badRequest("source %q cannot be signed for a test: %v", name, err))
 		return
 	}
-	target := "/hooks/" + name
-	req := httptest.NewRequestWithContext(r.Context(), http.MethodPost, target, strings.NewReader(string(body)))
-	for k, vs := range hdr {
+	req := httptest.NewRequestWithContext(r.Context(), http.MethodPost, signed.URL, bytes.NewReader(signed.Body))
+	req.TLS = r.TLS
+	for _, h := range []string{"X-Forwarded-Proto", "X-Forwarded-Host"} {
+		if v := r.Header.Get(h); v != "" {
+			req.Header.Set(h, v)
+		}
+	}
+	for k, vs := range signed.Header {
 		req.Header[k] = vs
 	}
 	if req.Header.Get("Content-Type") == "" {
@@ -110,7 +134,7 @@ func (s *Server) handleSourceTest(w http.ResponseWriter, r *http.Request) {
 	}
 	req.Header.Set("X-Hookq-Test", "true")
 	req.Header.Set("User-Agent", "hookq-console-test")
-	// A token source may take its secret in the query instead: Sign
+	// A token source may take its secret in the query instead: SignRequest
 	// always uses the header, which Verify accepts too.
 	req.RemoteAddr = r.RemoteAddr
 	req.SetPathValue("source", name)
