@@ -41,17 +41,18 @@ const (
 	// client may use; a client pinging more often is disconnected
 	// (GOAWAY "too_many_pings").
 	GRPCKeepaliveMinTime = 10 * time.Second
-	// healthPoll is how often the health service re-reads readiness.
-	healthPoll = 250 * time.Millisecond
+	// healthPoll is how often the health service re-reads readiness (on
+	// a follower that asks the leader for its commit index).
+	healthPoll = time.Second
 )
 
 // Public gRPC services, by full method prefix. Calls to any other service
 // of the same server (the node-to-node one) are not this package's.
-const (
-	publisherPrefix  = "/" + "hookq.v1.Publisher/"
-	consumerPrefix   = "/" + "hookq.v1.Consumer/"
+var (
+	publisherPrefix  = "/" + hookqv1.Publisher_ServiceDesc.ServiceName + "/"
+	consumerPrefix   = "/" + hookqv1.Consumer_ServiceDesc.ServiceName + "/"
 	reflectionPrefix = "/grpc.reflection."
-	healthPrefix     = "/grpc.health.v1.Health/"
+	healthPrefix     = "/" + healthpb.Health_ServiceDesc.ServiceName + "/"
 )
 
 // needsToken says whether a call to method authenticates with a token:

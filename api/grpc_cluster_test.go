@@ -17,7 +17,8 @@ import (
 // leader); a Consume stream there survives the leader's loss, handling
 // every message published at least once; once the follower is left
 // without a quorum, calls answer Unavailable, health turns NOT_SERVING
-// and the open stream ends with Unavailable so its client reconnects.
+// and the open stream ends with Unavailable so its client reconnects;
+// with the quorum back, health is SERVING again.
 func TestGRPCFollowerLeaderChangeAndNoQuorum(t *testing.T) {
 	if testing.Short() {
 		t.Skip("three-node cluster")
@@ -113,6 +114,27 @@ func TestGRPCFollowerLeaderChangeAndNoQuorum(t *testing.T) {
 	}
 	t.Logf("stream ended: %v", err)
 	wantCode(t, err, codes.Unavailable)
+
+	// The quorum comes back: health turns SERVING again and a new stream
+	// gets the message published before.
+	other.Restart(t)
+	waitFor(t, 20*time.Second, "health SERVING again", func() bool {
+		r, err := healthpb.NewHealthClient(e.conn).Check(asT(t, "", 2*time.Second), &healthpb.HealthCheckRequest{})
+		return err == nil && r.Status == healthpb.HealthCheckResponse_SERVING
+	})
+	e.publish("orders", "back")
+	c = e.consume(t, e.AdminToken, "orders", 1, 0)
+	for {
+		d := c.recv()
+		if string(d.Payload) == "back" {
+			break
+		}
+		// A redelivery of one whose ack was lost with the leader.
+		if handled[d.Meta.MessageId] == 0 {
+			t.Fatalf("after the quorum came back got %q, never published", d.Payload)
+		}
+		c.ackOnStream(d.Meta.DeliveryId)
+	}
 }
 
 // waitFor polls cond until it holds or the test fails after d.

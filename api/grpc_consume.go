@@ -17,6 +17,8 @@ const (
 	// MaxConsumeCredits bounds a Consume stream's window: credits granted
 	// past it are ignored.
 	MaxConsumeCredits = 10000
+	// consumeStartTimeout bounds the wait for a stream's Start.
+	consumeStartTimeout = 30 * time.Second
 	// consumeLeaseWait is how long one lease of a stream long-polls.
 	consumeLeaseWait = 5 * time.Second
 	// consumeSettlers bounds the settlements of one stream in flight; the
@@ -51,11 +53,8 @@ type consumeStream struct {
 // Consume streams deliveries governed by credits (docs/API.md §11.4).
 func (c consumerService) Consume(stream hookqv1.Consumer_ConsumeServer) error {
 	s := c.s
-	first, err := stream.Recv()
+	first, err := s.recvStart(stream)
 	if err != nil {
-		if errors.Is(err, io.EOF) {
-			return badRequest("the stream must start with a Start")
-		}
 		return err
 	}
 	start := first.GetStart()
@@ -112,6 +111,33 @@ func (c consumerService) Consume(stream hookqv1.Consumer_ConsumeServer) error {
 		return err
 	}
 	return stream.Context().Err()
+}
+
+// recvStart waits for a stream's first message, at most
+// consumeStartTimeout and never past the start of a shutdown.
+func (s *Server) recvStart(stream hookqv1.Consumer_ConsumeServer) (*hookqv1.ConsumeRequest, error) {
+	type result struct {
+		req *hookqv1.ConsumeRequest
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		req, err := stream.Recv()
+		ch <- result{req, err}
+	}()
+	t := time.NewTimer(consumeStartTimeout)
+	defer t.Stop()
+	select {
+	case r := <-ch:
+		if errors.Is(r.err, io.EOF) {
+			return nil, badRequest("the stream must start with a Start")
+		}
+		return r.req, r.err
+	case <-t.C:
+		return nil, badRequest("no Start within %v", consumeStartTimeout)
+	case <-s.grpc.done:
+		return nil, errStreamShutdown
+	}
 }
 
 // receive reads credits and settlements until the stream ends; it ends

@@ -198,20 +198,28 @@ func TestGRPCConsumeDeadStreamRedeliversAfterVisibility(t *testing.T) {
 	}
 }
 
-// Shutdown ends open Consume streams with Unavailable, and a stream
-// opened afterwards is refused Unavailable too.
+// Shutdown ends open Consume streams with Unavailable (one still waiting
+// for its Start too), and a stream opened afterwards is refused
+// Unavailable.
 func TestGRPCConsumeShutdownIsUnavailable(t *testing.T) {
 	e := newGRPCEnv(t)
 	e.Queue(t, "q", nil)
 	e.publish("q", "x")
 	c := e.consume(t, e.AdminToken, "q", 5, 0)
 	c.recv()
+	// A stream still waiting for its Start is ended too.
+	idle, err := e.cons.Consume(asT(t, e.AdminToken, 30*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := e.API.Shutdown(ctx); err != nil {
 		t.Fatal(err)
 	}
-	_, err := c.st.Recv()
+	_, err = c.st.Recv()
+	wantCode(t, err, codes.Unavailable)
+	_, err = idle.Recv()
 	wantCode(t, err, codes.Unavailable)
 	wantCode(t, consumeStartErr(t, e, e.AdminToken, "q"), codes.Unavailable)
 }

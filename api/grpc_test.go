@@ -394,3 +394,22 @@ func TestGRPCClusterServiceNeedsClusterKey(t *testing.T) {
 		t.Fatalf("Info with the cluster key: %v", err)
 	}
 }
+
+// The largest allowed body (16 MiB) fits the gRPC message limits both
+// ways: published in one call and leased back whole.
+func TestGRPCLargestBodyRoundTrips(t *testing.T) {
+	if testing.Short() {
+		t.Skip("16 MiB through Raft")
+	}
+	e := newGRPCEnv(t)
+	e.Queue(t, "big", nil)
+	body := bytes.Repeat([]byte("0123456789abcdef"), broker.MaxBodyBytes/16)
+	r, err := e.pub.Publish(asT(t, e.AdminToken, 60*time.Second), &hookqv1.PublishRequest{Queue: "big", Messages: []*hookqv1.Message{{Body: body}}})
+	if err != nil {
+		t.Fatalf("publish %d bytes: %v", len(body), err)
+	}
+	ds := e.lease("big", 1, 5*time.Second, 0)
+	if len(ds) != 1 || ds[0].Meta.MessageId != r.MessageIds[0] || !bytes.Equal(ds[0].Payload, body) {
+		t.Fatalf("leased %d deliveries, want the %d-byte body back", len(ds), len(body))
+	}
+}

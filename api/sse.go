@@ -106,15 +106,31 @@ func (s *streamSet) release(q string, ids ...string) {
 // new lease end (unix nanos) of an extend. The stream holding the
 // delivery, if any, hears of it.
 func (s *streamSet) settled(q, id string, leaseEnd int64) {
-	k := holdKey{q, id}
+	s.settledAll(q, []settleEvent{{id: id, leaseEnd: leaseEnd}})
+}
+
+// settledAll is settled for the items of one settle: each stream hears of
+// its deliveries at once, so it leases for all the slots they free.
+func (s *streamSet) settledAll(q string, evs []settleEvent) {
+	var by map[*window][]settleEvent
 	s.mu.Lock()
-	st := s.holders[k]
-	if leaseEnd == 0 {
-		delete(s.holders, k)
+	for _, ev := range evs {
+		k := holdKey{q, ev.id}
+		st := s.holders[k]
+		if st == nil {
+			continue
+		}
+		if ev.leaseEnd == 0 {
+			delete(s.holders, k)
+		}
+		if by == nil {
+			by = map[*window][]settleEvent{}
+		}
+		by[st] = append(by[st], ev)
 	}
 	s.mu.Unlock()
-	if st != nil {
-		st.post(settleEvent{id: id, leaseEnd: leaseEnd})
+	for st, evs := range by {
+		st.post(evs...)
 	}
 }
 

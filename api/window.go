@@ -42,10 +42,10 @@ func newWindow(s *Server, q string) *window {
 	return &window{srv: s, q: q, held: map[string]*heldDelivery{}, wake: make(chan struct{}, 1)}
 }
 
-// post queues a settlement for the stream and wakes it.
-func (st *window) post(ev settleEvent) {
+// post queues settlements for the stream and wakes it.
+func (st *window) post(evs ...settleEvent) {
 	st.mu.Lock()
-	st.events = append(st.events, ev)
+	st.events = append(st.events, evs...)
 	st.mu.Unlock()
 	st.notify()
 }
@@ -159,17 +159,19 @@ func (st *window) releaseAll() {
 // ended or that does not exist is not unsettled any more. It also counts
 // the settlements.
 func (s *Server) noteSettled(q string, items []broker.SettleItem, res []broker.SettleItemResult) {
+	evs := make([]settleEvent, 0, len(res))
 	for i, it := range res {
 		switch {
 		case it.Err == nil:
 			s.metrics.settled.WithLabelValues(q, items[i].Action.String()).Inc()
+			ev := settleEvent{id: it.DeliveryID}
 			if items[i].Action == broker.Extend {
-				s.streams.settled(q, it.DeliveryID, it.LeaseExpires.UnixNano())
-			} else {
-				s.streams.settled(q, it.DeliveryID, 0)
+				ev.leaseEnd = it.LeaseExpires.UnixNano()
 			}
+			evs = append(evs, ev)
 		case errors.Is(it.Err, broker.ErrLeaseExpired), errors.Is(it.Err, broker.ErrDeliveryNotFound):
-			s.streams.settled(q, it.DeliveryID, 0)
+			evs = append(evs, settleEvent{id: it.DeliveryID})
 		}
 	}
+	s.streams.settledAll(q, evs)
 }

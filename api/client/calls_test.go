@@ -339,3 +339,35 @@ func TestNewRefusesIncompleteOptions(t *testing.T) {
 	}
 	_ = c.Close()
 }
+
+// TestSeveralTargetsFailOver: with the first gRPC target down, calls go
+// to the next one; when the node it uses goes away (its proxy stops),
+// calls move to the other target.
+func TestSeveralTargetsFailOver(t *testing.T) {
+	n := apitest.Start(t)
+	n.Queue(t, "targets", nil)
+	first := startProxy(t, n.GRPCAddr)
+	second := startProxy(t, n.GRPCAddr)
+	dead := "127.0.0.1:1"
+	c, err := client.New(client.Options{GRPCTargets: []string{dead, first.addr(), second.addr()}, Token: n.AdminToken, Logger: quietLog(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = c.Close() }()
+	if _, err := c.Publish(ctxT(t), "targets", client.Message{Body: []byte("1")}); err != nil {
+		t.Fatalf("publish with the first target down: %v", err)
+	}
+	if first.accepted() != 1 || second.accepted() != 0 {
+		t.Fatalf("connections: first %d, second %d; want the first live target used", first.accepted(), second.accepted())
+	}
+	first.stop()
+	// The first call after the loss may see it (unavailable); a retry
+	// goes to the other target.
+	eventually(t, 20*time.Second, "a publish through the second target", func() bool {
+		_, err := c.Publish(ctxT(t), "targets", client.Message{Body: []byte("2"), EventID: "two"})
+		return err == nil
+	})
+	if second.accepted() == 0 {
+		t.Errorf("the second target was never used")
+	}
+}

@@ -9,6 +9,10 @@ import (
 	"time"
 )
 
+// defaultVisibility is the queues' default visibility timeout
+// (docs/API.md §3.1).
+const defaultVisibility = 30 * time.Second
+
 // Handler processes one delivery. Its result settles the delivery:
 //
 //   - nil acks it;
@@ -178,12 +182,15 @@ func (e *engine) admit(d Delivery, st *stream) {
 	it := &inflight{d: d, st: st}
 	it.ctx, it.cancel = context.WithCancel(e.hctx)
 	remaining := time.Until(d.Meta.LeaseExpiresAt)
+	// Each extension asks for the lease's length: the asked visibility,
+	// else what remained of the lease on arrival, else (a clock far off
+	// the server's) the default visibility.
 	it.lease = e.o.Visibility
 	if it.lease <= 0 {
 		it.lease = remaining.Round(time.Millisecond)
-	}
-	if it.lease < time.Second {
-		it.lease = time.Second
+		if it.lease < time.Second {
+			it.lease = defaultVisibility
+		}
 	}
 	if !e.o.NoAutoExtend {
 		it.mu.Lock()

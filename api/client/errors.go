@@ -34,8 +34,10 @@ const (
 // transport the call used, so callers can program against either.
 //
 // errors.Is(err, client.ErrLeaseExpired) (or any other sentinel of this
-// package) matches on the code; errors.Is against the broker's sentinels
-// (broker.ErrLeaseExpired, …) matches too.
+// package) matches on the code. An error answered by hookq also matches
+// the broker sentinel its code stands for (broker.ErrLeaseExpired,
+// broker.ErrQueueFull, …); a transport failure unwraps to the transport's
+// error instead.
 type Error struct {
 	// Code is the API's error code: CodeLeaseExpired, CodeQueueFull, …
 	Code string

@@ -84,6 +84,12 @@ func pipe(dst, src net.Conn) {
 	_ = src.Close()
 }
 
+// stop closes the listener and every connection: the target is gone.
+func (p *proxy) stop() {
+	_ = p.ln.Close()
+	p.cut()
+}
+
 // cut closes every connection made so far.
 func (p *proxy) cut() {
 	p.mu.Lock()
