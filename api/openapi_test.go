@@ -302,7 +302,7 @@ func TestResponsesMatchTheOpenAPIDocument(t *testing.T) {
 
 	resp, _ = o.call("GET", "/v1/queues/orders/next?autoAck=true", tok, nil, 200)
 	o.schema("Meta", []byte(resp.Header.Get("X-Hookq-Meta")))
-	o.streamEnvelope("orders")
+	o.streamEnvelope("streamed")
 
 	// Batch lease and settle; nack and reject one by one.
 	_, out := o.call("POST", "/v1/queues/orders/lease", tok, map[string]any{"max": 3, "visibility": "30s"}, 200)
@@ -372,14 +372,16 @@ func TestResponsesMatchTheOpenAPIDocument(t *testing.T) {
 	o.call("DELETE", "/v1/queues/missing", tok, nil, 404)
 }
 
-// streamEnvelope opens the SSE stream of q (the answer's headers checked
-// against the document) and validates its first message event's data
-// against the Envelope schema; the message is auto-acked.
+// streamEnvelope creates queue q with one message, opens its SSE stream
+// and validates the first message event's data against the Envelope
+// schema (a queue of its own: the stream leases whatever it can).
 func (o *oaEnv) streamEnvelope(q string) {
 	o.t.Helper()
+	o.queue(q)
+	o.consPut(q, `{"streamed":true}`, "application/json")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, "GET", o.srv.URL+"/v1/queues/"+q+"/stream?autoAck=true&maxInFlight=1", nil)
+	req, _ := http.NewRequestWithContext(ctx, "GET", o.srv.URL+"/v1/queues/"+q+"/stream?maxInFlight=1", nil)
 	req.Header.Set("Authorization", "Bearer "+adminToken)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
