@@ -97,12 +97,10 @@ func runMessages(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	return nil
 }
 
-func runMessage(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	sub, args, err := subcommand("message", []string{"get"}, args, stderr)
-	if err != nil {
+func runMessage(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
+	if _, args, err = subcommand("message", []string{"get"}, args, stderr); err != nil {
 		return err
 	}
-	_ = sub
 	fs, g := newCLIFlags("message get", "message get QUEUE MESSAGE-ID\n\nShows one message: its meta, delivery history and body.", stderr)
 	g.out = stdout
 	pos, err := parseCLI(fs, args)

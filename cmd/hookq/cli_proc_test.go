@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -260,5 +261,49 @@ func TestCLITailViaGRPCPeekAndProviders(t *testing.T) {
 		if out := c.ok("completion", shell); !strings.Contains(out, "complete -F _hookq hookq") || !strings.Contains(out, "transfer") {
 			t.Fatalf("completion %s:\n%s", shell, out)
 		}
+	}
+}
+
+// tail --peek pages through the listing: with more ready messages than
+// one page holds, it prints each once, oldest first, and leases none.
+func TestCLITailPeekPagesOldestFirst(t *testing.T) {
+	if testing.Short() {
+		t.Skip("process test")
+	}
+	p := newProc(t, "dev1", "--dev")
+	p.start()
+	p.waitReady(30 * time.Second)
+	c := newCLIRun(t, p)
+	c.ok("queue", "put", "many")
+	const n = 230
+	msgs := make([]map[string]any, n)
+	for i := range msgs {
+		msgs[i] = map[string]any{"payload": fmt.Sprintf(`{"i":%d}`, i), "contentType": "application/json"}
+	}
+	mustCall(t, 200, "POST", p.url("/v1/queues/many/publish"), map[string]any{"messages": msgs})
+	out := c.ok("tail", "many", "--n", fmt.Sprint(n), "--json")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != n {
+		t.Fatalf("tail --peek printed %d messages, want %d", len(lines), n)
+	}
+	prev := ""
+	for i, l := range lines {
+		var env struct {
+			Payload string `json:"payload"`
+			Meta    struct {
+				MessageID string `json:"messageId"`
+			} `json:"meta"`
+		}
+		if err := json.Unmarshal([]byte(l), &env); err != nil || env.Payload != fmt.Sprintf(`{"i":%d}`, i) || env.Meta.MessageID <= prev {
+			t.Fatalf("line %d: %v %s (previous id %s)", i, err, l, prev)
+		}
+		prev = env.Meta.MessageID
+	}
+	var q struct {
+		Stats struct{ Ready, Delivered int64 } `json:"stats"`
+	}
+	c.json(&q, "queue", "get", "many")
+	if q.Stats.Ready != n || q.Stats.Delivered != 0 {
+		t.Fatalf("after tail --peek: %+v", q.Stats)
 	}
 }

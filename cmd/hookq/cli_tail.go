@@ -134,26 +134,19 @@ func (t *tailer) print(env tailEnvelope, raw []byte) error {
 	return printBody(t.g.out, env.Payload, env.Encoding)
 }
 
-// peek polls the ready messages and prints each new one once (ids sort in
-// ingest order, so "new" is an id above the last printed).
+// peek polls the ready messages and prints each new one once, oldest
+// first (ids sort in ingest order, so "new" is an id above the last
+// printed).
 func (t *tailer) peek(ctx context.Context) error {
 	last := ""
 	for !t.done() {
-		var page struct {
-			Messages []struct {
-				MessageID string `json:"messageId"`
-			} `json:"messages"`
-		}
-		if _, err := t.api.call(ctx, "GET", "/v1/queues/"+pathEscape(t.queue)+"/messages?state=ready&limit=100", nil, &page); err != nil {
+		ids, err := t.readyAfter(ctx, last)
+		if err != nil {
 			return err
 		}
-		for i := len(page.Messages) - 1; i >= 0 && !t.done(); i-- { // oldest first
-			id := page.Messages[i].MessageID
-			if id <= last {
-				continue
-			}
+		for i := len(ids) - 1; i >= 0 && !t.done(); i-- {
 			var rec messageJSON
-			_, err := t.api.call(ctx, "GET", "/v1/queues/"+pathEscape(t.queue)+"/messages/"+pathEscape(id), nil, &rec)
+			_, err := t.api.call(ctx, "GET", "/v1/queues/"+pathEscape(t.queue)+"/messages/"+pathEscape(ids[i]), nil, &rec)
 			var ae *apiError
 			if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
 				continue // consumed meanwhile
@@ -161,7 +154,7 @@ func (t *tailer) peek(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
-			last = id
+			last = ids[i]
 			if err := t.print(envelopeOfRecord(rec), nil); err != nil {
 				return err
 			}
@@ -176,6 +169,42 @@ func (t *tailer) peek(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// peekPages bounds the listing pages one peek poll reads.
+const peekPages = 10
+
+// readyAfter is the ids of q's ready messages above last, newest first,
+// at most peekPages pages of them.
+func (t *tailer) readyAfter(ctx context.Context, last string) ([]string, error) {
+	var ids []string
+	after := ""
+	for range peekPages {
+		q := url.Values{"state": {"ready"}, "limit": {"100"}}
+		if after != "" {
+			q.Set("after", after)
+		}
+		var page struct {
+			Messages []struct {
+				MessageID string `json:"messageId"`
+			} `json:"messages"`
+			Next string `json:"next"`
+		}
+		if _, err := t.api.call(ctx, "GET", "/v1/queues/"+pathEscape(t.queue)+"/messages?"+q.Encode(), nil, &page); err != nil {
+			return nil, err
+		}
+		for _, m := range page.Messages {
+			if m.MessageID <= last {
+				return ids, nil
+			}
+			ids = append(ids, m.MessageID)
+		}
+		if page.Next == "" {
+			break
+		}
+		after = page.Next
+	}
+	return ids, nil
 }
 
 func envelopeOfRecord(r messageJSON) tailEnvelope {
