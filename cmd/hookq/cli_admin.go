@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -297,7 +298,7 @@ func sourcePut(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	var queues stringList
 	var secrets repeatList
 	fs.Var(&queues, "queue", "queue the source feeds (repeat, or comma-separated; required)")
-	verify := fs.String("verify", "none", "verification: none|token|basic|hmac|github|stripe|shopify|slack|standard")
+	verify := fs.String("verify", "", "verification (required): none|token|basic|hmac|github|stripe|shopify|slack|standard")
 	fs.Var(&secrets, "secret", "a secret (repeat for rotation; any one matching passes)")
 	header := fs.String("header", "", "hmac: the header carrying the signature")
 	algorithm := fs.String("algorithm", "", "hmac: sha1|sha256|sha512 (default sha256)")
@@ -314,6 +315,9 @@ func sourcePut(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	if err := wantArgs(fs, pos, 1, 1); err != nil {
 		return err
+	}
+	if *verify == "" {
+		return errors.New("source put: --verify is required (--verify none accepts every request)")
 	}
 	v := map[string]any{"type": *verify}
 	if len(secrets) > 0 {

@@ -198,6 +198,7 @@ func TestCLISessionAgainstADevNode(t *testing.T) {
 	// for --yes; unknown names are 404.
 	c.fails("404 not_found", "queue", "get", "nope")
 	c.fails("--yes", "purge", "orders")
+	c.fails("--verify is required", "source", "put", "open", "--queue", "orders")
 	if out := c.ok("purge", "orders", "--yes"); strings.TrimSpace(out) != "purged 1" {
 		t.Fatalf("purge: %q", out)
 	}
