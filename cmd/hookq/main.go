@@ -77,7 +77,7 @@ http://127.0.0.1:8080, --token, default $HOOKQ_TOKEN, --ca FILE for https,
 and --json for scripts; errors print the API's code and message, exit 1):
   hookq queue put NAME [--visibility D --max-attempts N --backoff D,D --retention D --max-depth N --dlq NAME]
   hookq queue list | get NAME | delete NAME
-  hookq source put NAME --queue Q [--verify TYPE --secret S …]
+  hookq source put NAME --queue Q --verify TYPE [--secret S …]
   hookq source list | get NAME | delete NAME
   hookq token create NAME --scope S … | list | delete NAME
   hookq send SOURCE (--data JSON | --file F) [--provider P --secret S --header K=V]
