@@ -100,7 +100,12 @@ func TestGRPCFollowerLeaderChangeAndNoQuorum(t *testing.T) {
 		r, err := healthpb.NewHealthClient(e.conn).Check(asT(t, "", 2*time.Second), &healthpb.HealthCheckRequest{})
 		return err == nil && r.Status == healthpb.HealthCheckResponse_NOT_SERVING
 	})
-	_, err = e.cons.Lease(asT(t, e.AdminToken, 10*time.Second), &hookqv1.LeaseRequest{Queue: "orders"})
+	// (A leader that just lost its quorum may answer an empty lease until
+	// its leader lease runs out.)
+	waitFor(t, 10*time.Second, "Lease answers Unavailable", func() bool {
+		_, err = e.cons.Lease(asT(t, e.AdminToken, 10*time.Second), &hookqv1.LeaseRequest{Queue: "orders"})
+		return status.Code(err) == codes.Unavailable
+	})
 	wantCode(t, err, codes.Unavailable)
 	_, err = e.pub.Publish(asT(t, e.AdminToken, 20*time.Second), &hookqv1.PublishRequest{Queue: "orders", Messages: []*hookqv1.Message{{Body: []byte("lost?")}}})
 	wantCode(t, err, codes.Unavailable)

@@ -98,7 +98,7 @@ func (c *consumer) any() string {
 
 // The credit bound, counted on the client: never more unsettled than
 // credits; more credits widen the window; a settlement on the stream, by
-// the Settle RPC and by REST each free one slot.
+// the Settle RPC, by REST and on another stream each free one slot.
 func TestGRPCConsumeCreditBound(t *testing.T) {
 	e := newGRPCEnv(t)
 	e.Queue(t, "work", nil)
@@ -135,6 +135,14 @@ func TestGRPCConsumeCreditBound(t *testing.T) {
 	delete(c.unsettled, id)
 	c.fill()
 
+	id = c.any() // and so does a settlement sent on another stream
+	other := e.consume(t, e.AdminToken, "work", 1, time.Second)
+	other.recv()
+	other.ackOnStream(id)
+	delete(c.unsettled, id)
+	c.fill()
+	other.cancel() // its own leases (1s) run out
+
 	// The server holds exactly the window: what is leased on the node is
 	// what the client holds (no delivery in flight beyond it).
 	if c.maxSeen != 5 {
@@ -145,13 +153,15 @@ func TestGRPCConsumeCreditBound(t *testing.T) {
 			t.Fatalf("held delivery %s live = %v, %v", id, live, err)
 		}
 	}
-	q, err := e.Broker.Queue("work")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if q.Stats.Inflight != int64(len(c.unsettled)) {
-		t.Fatalf("inflight on the node = %d, client holds %d", q.Stats.Inflight, len(c.unsettled))
-	}
+	var inflight int64
+	waitFor(t, 10*time.Second, "inflight on the node equals what the client holds", func() bool {
+		q, err := e.Broker.Queue("work")
+		if err != nil {
+			t.Fatal(err)
+		}
+		inflight = q.Stats.Inflight
+		return inflight == int64(len(c.unsettled))
+	})
 }
 
 // A lease that runs out frees its slot: with one credit and a 1s
