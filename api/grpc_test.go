@@ -3,6 +3,9 @@ package api_test
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -322,6 +325,18 @@ func TestGRPCPublishDurableAndDeduplicated(t *testing.T) {
 	if len(ds) != 1 || ds[0].Meta.EventId != "evt-1" || ds[0].Meta.Headers["X-Trace"] != "t1" || ds[0].ContentType != "application/json" {
 		t.Fatalf("leased %v, want the one message with its meta", ds)
 	}
+	// The duplicate is not counted as published.
+	res, err := http.Get(e.HTTPURL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	metrics, _ := io.ReadAll(res.Body)
+	for _, want := range []string{`hookq_published_total{queue="a"} 1`, `hookq_published_total{queue="b"} 1`} {
+		if !strings.Contains(string(metrics), want+"\n") {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
 }
 
 // Health is open, SERVING on a ready node and NOT_SERVING once the API
@@ -411,5 +426,25 @@ func TestGRPCLargestBodyRoundTrips(t *testing.T) {
 	ds := e.lease("big", 1, 5*time.Second, 0)
 	if len(ds) != 1 || ds[0].Meta.MessageId != r.MessageIds[0] || !bytes.Equal(ds[0].Payload, body) {
 		t.Fatalf("leased %d deliveries, want the %d-byte body back", len(ds), len(body))
+	}
+}
+
+// The messages of one Publish are appended, and leased, in request order.
+func TestGRPCPublishKeepsRequestOrder(t *testing.T) {
+	e := newGRPCEnv(t)
+	e.Queue(t, "fifo", nil)
+	var bodies []string
+	for i := range 30 {
+		bodies = append(bodies, fmt.Sprintf("m%02d", i))
+	}
+	ids := e.publish("fifo", bodies...)
+	ds := e.lease("fifo", 30, 2*time.Second, 0)
+	if len(ds) != len(bodies) {
+		t.Fatalf("leased %d of %d", len(ds), len(bodies))
+	}
+	for i, d := range ds {
+		if string(d.Payload) != bodies[i] || d.Meta.MessageId != ids[i] {
+			t.Fatalf("lease position %d: %q (%s), want %q (%s)", i, d.Payload, d.Meta.MessageId, bodies[i], ids[i])
+		}
 	}
 }

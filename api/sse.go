@@ -19,7 +19,7 @@ const (
 	maxMaxInFlight     = 1000
 	// defaultRecheck is how often a full stream re-reads its held
 	// deliveries, to notice settlements that did not go through this
-	// Server (gRPC, another node).
+	// Server (another node).
 	defaultRecheck = 2 * time.Second
 	// streamWriteTimeout bounds one write to a client that stopped reading.
 	streamWriteTimeout = 30 * time.Second
