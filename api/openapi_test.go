@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -11,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
@@ -278,7 +280,7 @@ func TestResponsesMatchTheOpenAPIDocument(t *testing.T) {
 	}
 	first := hook(`{"n":1}`, "a", 202)
 	hook(`{"n":1}`, "a", 200)
-	for _, b := range []string{`{"n":2}`, `{"n":3}`, `{"n":4}`, `{"n":5}`} {
+	for _, b := range []string{`{"n":2}`, `{"n":3}`, `{"n":4}`, `{"n":5}`, `{"n":6}`} {
 		hook(b, b, 202)
 	}
 	o.call("POST", "/hooks/shop", "", `{}`, 401, "X-Webhook-Token", "wrong")
@@ -300,6 +302,7 @@ func TestResponsesMatchTheOpenAPIDocument(t *testing.T) {
 
 	resp, _ = o.call("GET", "/v1/queues/orders/next?autoAck=true", tok, nil, 200)
 	o.schema("Meta", []byte(resp.Header.Get("X-Hookq-Meta")))
+	o.streamEnvelope("streamed")
 
 	// Batch lease and settle; nack and reject one by one.
 	_, out := o.call("POST", "/v1/queues/orders/lease", tok, map[string]any{"max": 3, "visibility": "30s"}, 200)
@@ -367,4 +370,39 @@ func TestResponsesMatchTheOpenAPIDocument(t *testing.T) {
 	o.call("GET", "/v1/queues/missing", tok, nil, 404)
 	o.call("GET", "/v1/sources/missing", tok, nil, 404)
 	o.call("DELETE", "/v1/queues/missing", tok, nil, 404)
+}
+
+// streamEnvelope creates queue q with one message, opens its SSE stream
+// and validates the first message event's data against the Envelope
+// schema (a queue of its own: the stream leases whatever it can).
+func (o *oaEnv) streamEnvelope(q string) {
+	o.t.Helper()
+	o.queue(q)
+	o.consPut(q, `{"streamed":true}`, "application/json")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", o.srv.URL+"/v1/queues/"+q+"/stream?maxInFlight=1", nil)
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		o.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		o.t.Fatalf("stream: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 8<<20)
+	event := ""
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case strings.HasPrefix(line, "event: "):
+			event = strings.TrimPrefix(line, "event: ")
+		case strings.HasPrefix(line, "data: ") && event == "message":
+			o.schema("Envelope", []byte(strings.TrimPrefix(line, "data: ")))
+			return
+		}
+	}
+	o.t.Fatalf("stream ended without a message event: %v", sc.Err())
 }

@@ -68,3 +68,32 @@ func TestMessageListingCarriesEncoding(t *testing.T) {
 		}
 	}
 }
+
+// One rule for absent values: meta leaves eventId, replayOf and
+// deadLetter out; message records show them as null.
+func TestAbsentValuesOmittedInMetaNullInRecords(t *testing.T) {
+	e := newEnv(t)
+	e.queue("q")
+	id := e.consPut("q", "x", "text/plain")
+	resp, _ := e.do("GET", "/v1/queues/q/next?wait=5s", adminToken, nil)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("next: %d", resp.StatusCode)
+	}
+	var meta map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(resp.Header.Get("X-Hookq-Meta")), &meta); err != nil {
+		t.Fatal(err)
+	}
+	_, raw := e.do("GET", "/v1/queues/q/messages/"+id, adminToken, nil)
+	var rec map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &rec); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"eventId", "replayOf", "deadLetter"} {
+		if v, ok := meta[k]; ok {
+			t.Errorf("meta has %s = %s; absent values are left out of meta", k, v)
+		}
+		if string(rec[k]) != "null" {
+			t.Errorf("record %s = %q, want null", k, rec[k])
+		}
+	}
+}

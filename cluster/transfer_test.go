@@ -23,12 +23,22 @@ func TestTransferLeadershipToANamedVoter(t *testing.T) {
 	ctx := context.Background()
 	// Ask the one follower to move leadership to the other follower.
 	target := followers[1]
-	if err := followers[0].TransferLeadership(ctx, target.Self.ID); err != nil {
-		t.Fatalf("transfer to %s: %v", target.Self.ID, err)
+	// The follower may not know the leader yet: it answers not leader
+	// and does nothing until it does.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := followers[0].TransferLeadership(ctx, target.Self.ID)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, broker.ErrNotLeader) || time.Now().After(deadline) {
+			t.Fatalf("transfer to %s: %v", target.Self.ID, err)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	if got := brokertest.WaitClusterLeader(t, nodes, 10*time.Second); got != target {
 		// WaitClusterLeader may catch the old leader before it stepped down.
-		deadline := time.Now().Add(10 * time.Second)
+		deadline = time.Now().Add(10 * time.Second)
 		for !target.IsLeader() && time.Now().Before(deadline) {
 			time.Sleep(20 * time.Millisecond)
 		}

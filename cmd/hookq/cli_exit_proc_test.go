@@ -2,17 +2,22 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 )
 
 // runBinary runs the built hookq with args and returns its stdout,
-// stderr and exit code.
+// stderr and exit code (killed after 2 minutes).
 func runBinary(t testing.TB, env []string, args ...string) (string, string, int) {
 	t.Helper()
-	cmd := exec.Command(binary, args...) // #nosec G204 -- the binary this test built
+	// Bounded: a command that hangs fails its test instead of the run.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, args...) // #nosec G204 -- the binary this test built
 	cmd.Env = env
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb

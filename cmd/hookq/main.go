@@ -1,5 +1,6 @@
 // Command hookq is the hookq webhook broker: `hookq serve` runs a node,
-// `hookq bench` load-tests one.
+// `hookq bench` load-tests one, and the admin and developer commands
+// (queue, source, token, send, tail, messages, …) drive one over its API.
 package main
 
 import (
@@ -69,10 +70,25 @@ Usage:
   hookq backup --url U --token T --out FILE   stream a consistent backup from any voter
   hookq restore --in FILE --data-dir DIR      seed a fresh node from a backup
   hookq healthcheck [--url U]                 exit 0 when a node answers /readyz 200
-  hookq version
+  hookq version                               (also hookq --version)
 
-Run "hookq <command> -h" for a command's flags. Every flag also reads the
-environment variable HOOKQ_<FLAG> (e.g. HOOKQ_ADMIN_TOKEN).
+Admin and developer commands (they take --url, default $HOOKQ_URL or
+http://127.0.0.1:8080, --token, default $HOOKQ_TOKEN, --ca FILE for https,
+and --json for scripts; errors print the API's code and message, exit 1):
+  hookq queue put NAME [--visibility D --max-attempts N --backoff D,D --retention D --max-depth N --dlq NAME]
+  hookq queue list | get NAME | delete NAME
+  hookq source put NAME --queue Q --verify TYPE [--secret S …]
+  hookq source list | get NAME | delete NAME
+  hookq token create NAME --scope S … | list | delete NAME
+  hookq send SOURCE (--data JSON | --file F) [--provider P --secret S --header K=V]
+  hookq tail QUEUE [--ack|--nack|--peek] [--n N] [--via sse|grpc]
+  hookq messages QUEUE [--state S --limit N]    hookq message get QUEUE ID
+  hookq replay QUEUE (ID… | --since T --until T)   hookq redrive DLQ [ID…]   hookq purge QUEUE --yes
+  hookq cluster status | transfer [ID] | remove ID
+  hookq completion bash|zsh
+
+Run "hookq <command> -h" for a command's flags. Every flag of serve also
+reads the environment variable HOOKQ_<FLAG> (e.g. HOOKQ_ADMIN_TOKEN).
 `
 
 // Run runs one hookq command.
@@ -81,7 +97,32 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprint(stderr, usage)
 		return errUsage
 	}
+	args = hoistGlobals(args)
 	switch args[0] {
+	case "queue":
+		return runQueue(ctx, args[1:], stdout, stderr)
+	case "source":
+		return runSource(ctx, args[1:], stdout, stderr)
+	case "token":
+		return runToken(ctx, args[1:], stdout, stderr)
+	case "send":
+		return runSend(ctx, args[1:], stdout, stderr)
+	case "tail":
+		return runTail(ctx, args[1:], stdout, stderr)
+	case "messages":
+		return runMessages(ctx, args[1:], stdout, stderr)
+	case "message":
+		return runMessage(ctx, args[1:], stdout, stderr)
+	case "replay":
+		return runReplay(ctx, args[1:], stdout, stderr)
+	case "redrive":
+		return runRedrive(ctx, args[1:], stdout, stderr)
+	case "purge":
+		return runPurge(ctx, args[1:], stdout, stderr)
+	case "cluster":
+		return runCluster(ctx, args[1:], stdout, stderr)
+	case "completion":
+		return runCompletion(args[1:], stdout, stderr)
 	case "serve":
 		return runServe(ctx, args[1:], stdout, stderr)
 	case "bench":
