@@ -13,6 +13,7 @@ import (
 	"github.com/hookq/hookq/api"
 	"github.com/hookq/hookq/broker/brokertest"
 	"github.com/hookq/hookq/ingest"
+	"github.com/hookq/hookq/ingest/ingesttest"
 )
 
 func TestConsoleIsServedAt_ui(t *testing.T) {
@@ -64,7 +65,7 @@ func TestSourceTestWebhookIsSignedAndQueued(t *testing.T) {
 	// public key, which cannot sign: 400.
 	for _, typ := range ingest.Types() {
 		t.Run(typ, func(t *testing.T) {
-			signKey, verifyKey := presetKeys(t, typ)
+			signKey, verifyKey := ingesttest.Keys(t, typ)
 			v := ingest.VerifyConfig{Type: typ}
 			if verifyKey != "" {
 				v.Secrets = []string{verifyKey}

@@ -3,12 +3,8 @@ package api_test
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
 	"crypto/ed25519"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/sha256"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
 	"io"
@@ -18,40 +14,8 @@ import (
 	"time"
 
 	"github.com/hookq/hookq/ingest"
+	"github.com/hookq/hookq/ingest/ingesttest"
 )
-
-// presetKeys returns, per verify.type, the secret SignRequest takes and
-// the one the source is configured with (they differ for the asymmetric
-// presets: private key to sign, public key to verify).
-func presetKeys(t *testing.T, typ string) (sign, verify string) {
-	t.Helper()
-	switch typ {
-	case ingest.TypeNone:
-		return "", ""
-	case ingest.TypeBasic:
-		return "u:pw", "u:pw"
-	case ingest.TypeStandard, ingest.TypeSvix, ingest.TypeResend, ingest.TypeClerk:
-		return "whsec_a2V5LWJ5dGVz", "whsec_a2V5LWJ5dGVz"
-	case ingest.TypeDiscord:
-		seed := []byte("api-test-discord-seed-of-32-byte")
-		return hex.EncodeToString(seed), hex.EncodeToString(ed25519.NewKeyFromSeed(seed).Public().(ed25519.PublicKey))
-	case ingest.TypeSendGrid:
-		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		priv, err := x509.MarshalPKCS8PrivateKey(k)
-		if err != nil {
-			t.Fatal(err)
-		}
-		pub, err := x509.MarshalPKIXPublicKey(&k.PublicKey)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return base64.StdEncoding.EncodeToString(priv), base64.StdEncoding.EncodeToString(pub)
-	}
-	return "api-preset-secret", "api-preset-secret"
-}
 
 // TestEveryPresetAcceptsSignRequestThroughTheAPI: for every verify.type,
 // a request signed by ingest.SignRequest for the source's real URL (what
@@ -62,20 +26,11 @@ func TestEveryPresetAcceptsSignRequestThroughTheAPI(t *testing.T) {
 	e.queue("q")
 	for _, typ := range ingest.Types() {
 		t.Run(typ, func(t *testing.T) {
-			signKey, verifyKey := presetKeys(t, typ)
-			cfg := ingest.SourceConfig{Queues: []string{"q"}, Verify: ingest.VerifyConfig{Type: typ}}
-			if verifyKey != "" {
-				cfg.Verify.Secrets = []string{verifyKey}
-			}
-			if typ == ingest.TypeHMAC {
-				cfg.Verify.Header = "X-Sig"
-			}
+			signKey, verifyKey := ingesttest.Keys(t, typ)
+			cfg := ingesttest.Source(typ, verifyKey, "q")
 			name := "p-" + typ
 			e.source(name, cfg)
-			body := []byte(`{"id":"evt_api_1","type":"test"}`)
-			if typ == ingest.TypeMSGraph {
-				body = []byte(`{"value":[{"subscriptionId":"s1"}]}`)
-			}
+			body := ingesttest.Body(typ)
 			s, err := ingest.SignRequest(&cfg, signKey, http.MethodPost, e.srv.URL+"/hooks/"+name+"?via=test", body, time.Now(), "evt-api-"+typ)
 			if err != nil {
 				t.Fatalf("SignRequest: %v", err)

@@ -19,8 +19,12 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs, g := newCLIFlags("send", "send SOURCE (--data JSON | --file F) [--provider P --secret S] [--header K=V…]\n\n"+
 		"Signs a webhook the way the provider would and POSTs it to /hooks/SOURCE, then prints the answer:\n"+
 		"the local-dev tool for testing a receiver end to end. A refused webhook exits 1.", stderr)
-	provider := fs.String("provider", "none", "sign like: standard|stripe|github|shopify|slack|token|basic|none")
-	secret := fs.String("secret", "", "the source's secret (standard: whsec_…; basic: user:password)")
+	provider := fs.String("provider", "none", "sign like this verify.type: "+strings.Join(ingest.Types(), "|"))
+	secret := fs.String("secret", "", "the source's secret (standard: whsec_…; basic: user:password; discord: the app's private key seed in hex; sendgrid: the base64 PKCS#8 private key)")
+	sigHeader := fs.String("sig-header", "", "hmac: the signature header")
+	algorithm := fs.String("algorithm", "", "hmac: sha256 (default), sha1 or sha512")
+	encoding := fs.String("encoding", "", "hmac: hex (default) or base64")
+	prefix := fs.String("prefix", "", "hmac: a prefix before the signature (e.g. sha256=)")
 	data := fs.String("data", "", "the body")
 	file := fs.String("file", "", "read the body from this file (- for stdin)")
 	contentType := fs.String("content-type", "application/json", "Content-Type of the body")
@@ -42,8 +46,12 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if *eventID == "" {
 		*eventID = randomEventID()
 	}
-	cfg := ingest.SourceConfig{Verify: ingest.VerifyConfig{Type: *provider}}
-	signed, err := ingest.Sign(&cfg, *secret, body, time.Now(), *eventID)
+	cfg := ingest.SourceConfig{Verify: ingest.VerifyConfig{Type: *provider, Header: *sigHeader, Algorithm: *algorithm, Encoding: *encoding, Prefix: *prefix}}
+	u := strings.TrimRight(g.url, "/") + "/hooks/" + pathEscape(pos[0])
+	// SignRequest signs the URL too for the presets that cover it
+	// (hubspot, square, twilio), and may put signed data in the body
+	// (mailgun, linear, msgraph) or the URL: send what it returns.
+	signed, err := ingest.SignRequest(&cfg, *secret, http.MethodPost, u, body, time.Now(), *eventID)
 	if err != nil {
 		return fmt.Errorf("signing as %s: %w", *provider, err)
 	}
@@ -51,13 +59,13 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	u := strings.TrimRight(g.url, "/") + "/hooks/" + pathEscape(pos[0])
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body)) // #nosec G704 -- the user's --url; posting to it is the command's job
+	u = signed.URL
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(signed.Body)) // #nosec G704 -- the user's --url; posting to it is the command's job
 	if err != nil {
 		return err
 	}
 	req.Header.Set("Content-Type", *contentType)
-	for k, vs := range signed {
+	for k, vs := range signed.Header {
 		for _, v := range vs {
 			req.Header.Add(k, v)
 		}

@@ -62,6 +62,7 @@ var onlyFrom = []struct {
 }{
 	{pkg: "api", importers: []string{"cmd/hookq", "api/apitest"}, why: "api is wired in by the command (and the test node of api/apitest) only"},
 	{pkg: "api/apitest", importers: nil, why: "test helpers are imported by tests only"},
+	{pkg: "ingest/ingesttest", importers: nil, why: "test helpers are imported by tests only"},
 	{pkg: "broker/brokertest", importers: []string{"api/apitest"}, why: "test helpers are imported by tests only"},
 	{pkg: "storage/storagetest", importers: []string{"broker/brokertest"}, why: "test helpers are imported by tests only"},
 	{pkg: "internal/tlsutil/tlstest", importers: []string{"broker/brokertest"}, why: "test helpers are imported by tests only"},
