@@ -41,12 +41,12 @@ type queueJSON struct {
 func queueOf(qi broker.QueueInfo) queueJSON {
 	c := qi.Config
 	set := queueSettingsJSON{
-		VisibilityTimeout: shortDuration(c.VisibilityTimeout), MaxAttempts: c.MaxAttempts,
+		VisibilityTimeout: c.VisibilityTimeout.String(), MaxAttempts: c.MaxAttempts,
 		Backoff: make([]string, 0, len(c.Backoff)), DeadLetterQueue: c.DeadLetterQueue,
-		Retention: shortDuration(c.Retention), MaxDepth: c.MaxDepth,
+		Retention: c.Retention.String(), MaxDepth: c.MaxDepth,
 	}
 	for _, b := range c.Backoff {
-		set.Backoff = append(set.Backoff, shortDuration(b))
+		set.Backoff = append(set.Backoff, b.String())
 	}
 	st := qi.Stats
 	return queueJSON{Name: qi.Name, Settings: set, Stats: queueStatsJSON{

@@ -9,8 +9,8 @@ import (
 )
 
 var admDefaultSettings = admSettings{
-	VisibilityTimeout: "30s", MaxAttempts: 5, Backoff: []string{"1s", "5s", "30s", "2m", "10m"},
-	DeadLetterQueue: "orders.dlq", Retention: "24h", MaxDepth: 1000000,
+	VisibilityTimeout: "30s", MaxAttempts: 5, Backoff: []string{"1s", "5s", "30s", "2m0s", "10m0s"},
+	DeadLetterQueue: "orders.dlq", Retention: "24h0m0s", MaxDepth: 1000000,
 }
 
 func TestPutQueueCreatesWithDefaultsThenReplaces(t *testing.T) {
@@ -31,7 +31,7 @@ func TestPutQueueCreatesWithDefaultsThenReplaces(t *testing.T) {
 		"deadLetterQueue": "", "retention": "1h", "maxDepth": 10,
 	}
 	e.admCall("PUT", "/v1/queues/orders", adminToken, body, http.StatusOK, &q)
-	want := admSettings{VisibilityTimeout: "1m30s", MaxAttempts: 0, Backoff: []string{"2s", "1m"}, DeadLetterQueue: "", Retention: "1h", MaxDepth: 10}
+	want := admSettings{VisibilityTimeout: "1m30s", MaxAttempts: 0, Backoff: []string{"2s", "1m0s"}, DeadLetterQueue: "", Retention: "1h0m0s", MaxDepth: 10}
 	if !reflect.DeepEqual(q.Settings, want) {
 		t.Fatalf("updated settings = %+v, want %+v", q.Settings, want)
 	}
@@ -53,7 +53,7 @@ func TestPutQueueOnDeadLetterQueueKeepsItsDefaults(t *testing.T) {
 	e.queue("orders")
 	var q admQueue
 	e.admCall("PUT", "/v1/queues/orders.dlq", adminToken, `{"retention":"48h"}`, http.StatusOK, &q)
-	if q.Settings.DeadLetterQueue != "" || q.Settings.MaxAttempts != 0 || q.Settings.Retention != "48h" {
+	if q.Settings.DeadLetterQueue != "" || q.Settings.MaxAttempts != 0 || q.Settings.Retention != "48h0m0s" {
 		t.Fatalf("dlq settings = %+v", q.Settings)
 	}
 	resp, _ := e.do("GET", "/v1/queues/orders.dlq.dlq", adminToken, nil)

@@ -58,8 +58,8 @@ func sourceOf(src broker.Source) sourceJSON {
 	o.Verify.SecretCount = len(v.Secrets)
 	o.Verify.Header, o.Verify.Algorithm = optString(v.Header), optString(v.Algorithm)
 	o.Verify.Encoding, o.Verify.Prefix = optString(v.Encoding), optString(v.Prefix)
-	o.Verify.Tolerance = shortDuration(v.Tolerance)
-	o.Dedup.Key, o.Dedup.Window = src.Dedup.Key, shortDuration(src.Dedup.Window)
+	o.Verify.Tolerance = v.Tolerance.String()
+	o.Dedup.Key, o.Dedup.Window = src.Dedup.Key, src.Dedup.Window.String()
 	o.MaxBodyBytes = src.MaxBodyBytes
 	o.CreatedAt = optTimeOf(src.CreatedAt)
 	return o

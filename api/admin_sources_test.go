@@ -56,8 +56,8 @@ func TestPutSourceCreatesUpdatesAndNeverShowsSecrets(t *testing.T) {
 	raw := e.admCall("PUT", "/v1/sources/stripe", adminToken, body, http.StatusCreated, &s)
 	admNoSecrets(t, raw)
 	if s.Name != "stripe" || len(s.Queues) != 1 || s.Queues[0] != "orders" || s.Verify.Type != "stripe" ||
-		s.Verify.SecretCount != 2 || s.Verify.Tolerance != "2m" || s.Verify.Header != nil ||
-		s.Dedup.Key != "provider" || s.Dedup.Window != "24h" || s.MaxBodyBytes != 1<<20 || !admIsUTC(s.CreatedAt) {
+		s.Verify.SecretCount != 2 || s.Verify.Tolerance != "2m0s" || s.Verify.Header != nil ||
+		s.Dedup.Key != "provider" || s.Dedup.Window != "24h0m0s" || s.MaxBodyBytes != 1<<20 || !admIsUTC(s.CreatedAt) {
 		t.Fatalf("created source = %+v", s)
 	}
 
@@ -71,7 +71,7 @@ func TestPutSourceCreatesUpdatesAndNeverShowsSecrets(t *testing.T) {
 	admNoSecrets(t, raw)
 	if len(s.Queues) != 2 || s.Verify.Type != "hmac" || s.Verify.SecretCount != 1 || s.Verify.Header == nil || *s.Verify.Header != "X-Sig" ||
 		*s.Verify.Algorithm != "sha256" || *s.Verify.Encoding != "base64" || *s.Verify.Prefix != "sha256=" ||
-		s.Dedup.Key != "header:X-Id" || s.Dedup.Window != "1h" || s.MaxBodyBytes != 4096 {
+		s.Dedup.Key != "header:X-Id" || s.Dedup.Window != "1h0m0s" || s.MaxBodyBytes != 4096 {
 		t.Fatalf("updated source = %+v", s)
 	}
 	created := s.CreatedAt

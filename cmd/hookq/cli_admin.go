@@ -237,11 +237,11 @@ func printQueue(g *cliGlobals, raw []byte) error {
 	st, s := q.Settings, q.Stats
 	return g.fields(
 		"name", q.Name,
-		"visibility", st.VisibilityTimeout,
+		"visibility", short(st.VisibilityTimeout),
 		"max attempts", strconv.FormatUint(uint64(st.MaxAttempts), 10),
-		"backoff", strings.Join(st.Backoff, ","),
+		"backoff", shortList(st.Backoff),
 		"dead-letter queue", orDash(st.DeadLetterQueue),
-		"retention", st.Retention,
+		"retention", short(st.Retention),
 		"max depth", itoa(st.MaxDepth),
 		"ready", itoa(s.Ready),
 		"inflight", itoa(s.Inflight),
@@ -366,7 +366,7 @@ func printSources(g *cliGlobals, raw []byte) error {
 	}
 	rows := make([][]string, 0, len(v.Sources))
 	for _, s := range v.Sources {
-		rows = append(rows, []string{s.Name, strings.Join(s.Queues, ","), s.Verify.Type, strconv.Itoa(s.Verify.SecretCount), s.Dedup.Key, s.Dedup.Window, itoa(s.MaxBodyBytes)})
+		rows = append(rows, []string{s.Name, strings.Join(s.Queues, ","), s.Verify.Type, strconv.Itoa(s.Verify.SecretCount), s.Dedup.Key, short(s.Dedup.Window), itoa(s.MaxBodyBytes)})
 	}
 	return g.table([]string{"NAME", "QUEUES", "VERIFY", "SECRETS", "DEDUP", "WINDOW", "MAX-BODY"}, rows)
 }
@@ -385,7 +385,7 @@ func printSource(g *cliGlobals, raw []byte) error {
 	if s.Verify.Type == "hmac" {
 		kv = append(kv, "header", ptr(s.Verify.Header), "algorithm", ptr(s.Verify.Algorithm), "encoding", ptr(s.Verify.Encoding), "prefix", ptr(s.Verify.Prefix))
 	}
-	kv = append(kv, "tolerance", s.Verify.Tolerance, "dedup", s.Dedup.Key, "dedup window", s.Dedup.Window,
+	kv = append(kv, "tolerance", short(s.Verify.Tolerance), "dedup", s.Dedup.Key, "dedup window", short(s.Dedup.Window),
 		"max body", itoa(s.MaxBodyBytes), "created", ptr(s.CreatedAt))
 	return g.fields(kv...)
 }
