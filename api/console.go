@@ -24,7 +24,7 @@ import (
 //go:embed ui
 var uiFiles embed.FS
 
-// consoleRoutes serves /ui/ and the two small endpoints the console needs
+// consoleRoutes serves /ui/ and the small endpoints the console needs
 // beyond the rest of /v1 (docs/API.md §11).
 func (s *Server) consoleRoutes() {
 	sub, err := fs.Sub(uiFiles, "ui")
@@ -45,6 +45,7 @@ func (s *Server) consoleRoutes() {
 	})
 	s.mux.HandleFunc("GET /v1/sources/{s}/rejections", s.admin(s.handleSourceRejections))
 	s.mux.HandleFunc("POST /v1/sources/{s}/test", s.admin(s.handleSourceTest))
+	s.mux.HandleFunc("GET /v1/verify-types", s.admin(s.handleVerifyTypes))
 }
 
 // handleSourceRejections: GET /v1/sources/{s}/rejections → the webhooks

@@ -47,7 +47,9 @@ func artifactDir(t *testing.T) string {
 // TestConsoleInABrowser drives the console in headless chromium: log in,
 // watch a queue's count change as webhooks arrive, open a message, replay
 // it and see the replay arrive, send a test webhook from the sources page
-// and see it queued, and look at the cluster. It saves screenshots
+// and see it queued, create a github source through the source form (a
+// refusal first, shown with its code), send it a test webhook, edit and
+// delete it, and look at the cluster. It saves screenshots
 // (HOOKQ_UPDATE_SCREENSHOT=1 also refreshes docs/console.png).
 func TestConsoleInABrowser(t *testing.T) {
 	if testing.Short() {
@@ -205,6 +207,98 @@ func TestConsoleInABrowser(t *testing.T) {
 		chromedp.Click("#nav-queues", chromedp.ByQuery),
 		until(`document.querySelector('tr[data-queue="orders"] .c-ready').textContent === '5'`),
 	)
+
+	// 6. Create a source through the form with a preset. Without its
+	// secret the API refuses it, and the form shows the error code.
+	setType := func(typ string) chromedp.Action {
+		return chromedp.Evaluate(fmt.Sprintf(`(() => { const s = document.querySelector('#sf-type'); s.value = %q; s.dispatchEvent(new Event('change')); return s.value; })()`, typ), nil)
+	}
+	run("source form refuses a github source without a secret",
+		chromedp.Click("#nav-sources", chromedp.ByQuery),
+		chromedp.WaitVisible(`button[data-test-source="shop"]`, chromedp.ByQuery),
+		chromedp.Click("#source-new", chromedp.ByQuery),
+		chromedp.WaitVisible("#sf-name", chromedp.ByQuery),
+		until(fmt.Sprintf(`document.querySelectorAll('#sf-type option').length === %d`, len(ingest.Types()))),
+		chromedp.SendKeys("#sf-name", "gh", chromedp.ByQuery),
+		chromedp.Click(`#sf-queues input[data-queue="orders"]`, chromedp.ByQuery),
+		setType("hmac"),
+		until(`!document.querySelector('.row[data-field="header"]').hidden && document.querySelector('.row[data-field="tolerance"]').hidden`),
+		setType("stripe"),
+		until(`document.querySelector('.row[data-field="header"]').hidden && !document.querySelector('.row[data-field="tolerance"]').hidden`),
+		setType("github"),
+		until(`document.querySelector('.row[data-field="header"]').hidden && document.querySelector('.row[data-field="tolerance"]').hidden`),
+		until(`document.querySelector('#sf-hint').textContent.includes('Settings → Webhooks → Secret')`),
+		until(`document.querySelector('#sf-url').textContent.endsWith('/hooks/gh')`),
+		chromedp.Click("#sf-save", chromedp.ByQuery),
+		until(`document.querySelector('#sf-error').textContent.startsWith('bad_request: ') && document.querySelector('#sf-error').textContent.includes('verify.secrets')`),
+	)
+	if _, err := e.b.Source("gh"); err == nil {
+		t.Fatal("source gh exists after a refused PUT")
+	}
+	run("source form creates a github source",
+		chromedp.SendKeys("#sf-secrets", "gh-form-secret", chromedp.ByQuery),
+		fullShot("console-source-form.png"),
+		chromedp.Click("#sf-save", chromedp.ByQuery),
+		chromedp.WaitVisible(`button[data-test-source="gh"]`, chromedp.ByQuery),
+		until(`document.querySelector('#source-form').hidden`),
+	)
+	gh, err := e.b.Source("gh")
+	if err != nil {
+		t.Fatalf("source gh: %v", err)
+	}
+	if gh.Verify.Type != "github" || len(gh.Verify.Secrets) != 1 || gh.Verify.Secrets[0] != "gh-form-secret" || len(gh.Queues) != 1 || gh.Queues[0] != "orders" {
+		t.Fatalf("source gh stored as %+v", gh.SourceConfig)
+	}
+	// Its test webhook is signed with the secret typed in the form and queued.
+	run("send a test webhook to the new source",
+		chromedp.Evaluate(`document.querySelector('#source-test-result').removeAttribute('data-message-id')`, nil),
+		chromedp.Click(`button[data-test-source="gh"]`, chromedp.ByQuery),
+		until(`document.querySelector('#source-test-result').hasAttribute('data-message-id')`),
+		chromedp.AttributeValue("#source-test-result", "data-message-id", &testID, &ok, chromedp.ByQuery),
+	)
+	m, payload, err = e.b.Message("orders", testID)
+	if err != nil {
+		t.Fatalf("test webhook %q of gh is not in orders: %v", testID, err)
+	}
+	if m.Source != "gh" || !strings.Contains(string(payload), `"source":"gh"`) {
+		t.Fatalf("test webhook of gh stored as %+v %s", m, payload)
+	}
+
+	// 7. Edit it: the form says secrets are write-only and asks for them
+	// again; the new secret replaces the old one.
+	run("edit the source",
+		chromedp.Click(`button[data-edit-source="gh"]`, chromedp.ByQuery),
+		chromedp.WaitVisible("#sf-secrets", chromedp.ByQuery),
+		until(`document.querySelector('#sf-secrets-note').textContent.includes('write-only') && document.querySelector('#sf-name').readOnly`),
+		until(`document.querySelector('#sf-type').value === 'github' && document.querySelector('#sf-secrets').value === ''`),
+		chromedp.SendKeys("#sf-secrets", "gh-rotated", chromedp.ByQuery),
+		chromedp.SetValue("#sf-dedup-window", "2h", chromedp.ByQuery),
+		chromedp.Click("#sf-save", chromedp.ByQuery),
+		until(`document.querySelector('#source-form').hidden`),
+		until(`document.querySelector('tr[data-source="gh"]').textContent.includes('provider / 2h')`),
+	)
+	if gh, err = e.b.Source("gh"); err != nil || len(gh.Verify.Secrets) != 1 || gh.Verify.Secrets[0] != "gh-rotated" || gh.Dedup.Window != 2*time.Hour {
+		t.Fatalf("source gh after the edit: %+v, %v", gh.SourceConfig, err)
+	}
+
+	// 8. Delete it, after a confirmation (Cancel keeps it).
+	run("cancel the delete",
+		chromedp.Click(`button[data-delete-source="gh"]`, chromedp.ByQuery),
+		chromedp.WaitVisible("#confirm-no", chromedp.ByQuery),
+		chromedp.Click("#confirm-no", chromedp.ByQuery),
+	)
+	if _, err := e.b.Source("gh"); err != nil {
+		t.Fatalf("source gh gone after Cancel: %v", err)
+	}
+	run("delete the source",
+		chromedp.Click(`button[data-delete-source="gh"]`, chromedp.ByQuery),
+		chromedp.WaitVisible("#confirm-yes", chromedp.ByQuery),
+		chromedp.Click("#confirm-yes", chromedp.ByQuery),
+		until(`!document.querySelector('tr[data-source="gh"]') && document.querySelector('#status').textContent === 'source gh deleted'`),
+	)
+	if _, err := e.b.Source("gh"); err == nil {
+		t.Fatal("source gh still exists after Delete")
+	}
 
 	// The cluster view names this node as leader.
 	run("cluster view",

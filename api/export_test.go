@@ -20,3 +20,12 @@ func RouteOf(s *Server, r *http.Request) string {
 	_, pattern := s.mux.Handler(r)
 	return pattern
 }
+
+// VerifyTypeHintKeys is every verify.type the console's hint table names.
+func VerifyTypeHintKeys() []string {
+	out := make([]string, 0, len(verifyTypeHints))
+	for t := range verifyTypeHints {
+		out = append(out, t)
+	}
+	return out
+}

@@ -267,6 +267,7 @@ func TestResponsesMatchTheOpenAPIDocument(t *testing.T) {
 	}, 201)
 	o.call("GET", "/v1/sources/shop", tok, nil, 200)
 	o.call("GET", "/v1/sources", tok, nil, 200)
+	o.call("GET", "/v1/verify-types", tok, nil, 200)
 	o.call("DELETE", "/v1/sources/hmac", tok, nil, 204)
 
 	// Ingest: accepted, duplicate, refused, unknown, wrong method.

@@ -284,7 +284,10 @@ async function refreshSources() {
       el('td', {}, ...s.queues.map((n) => el('a', { class: 'pill', href: '#/queues/' + q(n) + '/messages' }, n))),
       el('td', {}, s.dedup.key + ' / ' + s.dedup.window),
       rej,
-      el('td', {}, el('button', { type: 'button', 'data-test-source': s.name, onclick: () => sendTest(s.name) }, 'Send test webhook'))));
+      el('td', { class: 'actions' },
+        el('button', { type: 'button', 'data-test-source': s.name, onclick: () => sendTest(s.name) }, 'Send test webhook'),
+        el('button', { type: 'button', 'data-edit-source': s.name, onclick: () => openSourceForm(s) }, 'Edit'),
+        el('button', { type: 'button', class: 'danger', 'data-delete-source': s.name, onclick: () => deleteSource(s.name) }, 'Delete'))));
     api('GET', '/v1/sources/' + q(s.name) + '/rejections').then((r) => {
       if (!r.rejections.length) { rej.textContent = 'none'; return; }
       rej.replaceChildren(...r.rejections.map((x) => el('span', { class: 'pill bad', title: 'last ' + fmtTime(x.lastAt) }, x.reason + ' × ' + x.count)));
@@ -305,6 +308,137 @@ async function sendTest(name) {
     out.className = 'error';
     out.textContent = 'test webhook refused: ' + e.code + ': ' + e.message;
   }
+  refreshSources();
+}
+
+// ---- source form ----
+
+const VERIFY_FIELDS = ['secrets', 'header', 'algorithm', 'encoding', 'prefix', 'tolerance'];
+let verifyTypes = null;    // GET /v1/verify-types, by type, loaded once
+let editing = null;        // the source being edited, null for a new one
+
+// loadVerifyTypes fills the verify.type select from the server's list, so
+// the form offers exactly the types this build verifies.
+async function loadVerifyTypes() {
+  if (verifyTypes) return;
+  const data = await api('GET', '/v1/verify-types');
+  verifyTypes = new Map(data.types.map((t) => [t.type, t]));
+  $('#sf-type').replaceChildren(...data.types.map((t) => el('option', { value: t.type }, t.type)));
+}
+
+// showTypeFields shows the fields the selected type reads, its hint, and
+// what the secrets box expects.
+function showTypeFields() {
+  const t = verifyTypes.get($('#sf-type').value);
+  for (const f of VERIFY_FIELDS) $('.row[data-field="' + f + '"]').hidden = !t.fields.includes(f);
+  $('#sf-hint').textContent = t.hint;
+  const name = $('#sf-name').value.trim();
+  $('#sf-url').textContent = 'URL to give the provider: ' + location.origin + '/hooks/' + (name ? q(name) : '<name>');
+  const lines = ['One secret per line (any one that matches passes, for rotation).'];
+  if (!t.secretsRequired) lines.push('Optional for this type.');
+  if (editing && editing.verify.secretCount > 0) {
+    lines.push('This source has ' + editing.verify.secretCount + ' secret(s). Secrets are write-only: the API never returns them, and saving replaces them all, so enter every secret to keep.');
+  }
+  $('#sf-secrets-note').textContent = lines.join(' ');
+  $('#sf-secrets').required = t.secretsRequired;
+}
+
+async function openSourceForm(src) {
+  const err = $('#sf-error');
+  err.textContent = '';
+  let queues;
+  try {
+    await loadVerifyTypes();
+    queues = (await api('GET', '/v1/queues')).queues.map((x) => x.name);
+  } catch (e) { status('cannot open the source form: ' + e.code + ': ' + e.message, true); return; }
+  editing = src || null;
+  const v = src ? src.verify : {};
+  const chosen = new Set(src ? src.queues : []);
+  for (const n of chosen) if (!queues.includes(n)) queues.push(n);
+  $('#sf-queues').replaceChildren(...queues.map((n) => el('label', {},
+    el('input', { type: 'checkbox', value: n, 'data-queue': n, checked: chosen.has(n) }), n)));
+  if (!queues.length) $('#sf-queues').append(el('span', { class: 'hint' }, 'No queues yet: create one with PUT /v1/queues/{q} first.'));
+  $('#sf-title').textContent = src ? 'Edit source ' + src.name : 'New source';
+  $('#sf-name').value = src ? src.name : '';
+  $('#sf-name').readOnly = !!src;
+  $('#sf-type').value = src ? v.type : $('#sf-type').options[0].value;
+  $('#sf-secrets').value = '';
+  $('#sf-header').value = v.header || '';
+  $('#sf-algorithm').value = v.algorithm || 'sha256';
+  $('#sf-encoding').value = v.encoding || 'hex';
+  $('#sf-prefix').value = v.prefix || '';
+  $('#sf-tolerance').value = src && verifyTypes.get(v.type).fields.includes('tolerance') ? v.tolerance : '';
+  $('#sf-dedup-key').value = src ? src.dedup.key : '';
+  $('#sf-dedup-window').value = src ? src.dedup.window : '';
+  $('#sf-max-body').value = src ? src.maxBodyBytes : '';
+  showTypeFields();
+  $('#source-form').hidden = false;
+  (src ? $('#sf-type') : $('#sf-name')).focus();
+}
+
+function closeSourceForm() {
+  $('#source-form').hidden = true;
+  $('#sf-secrets').value = '';
+  editing = null;
+}
+
+// sourceBody is the PUT body (SourceInput): only the fields the type
+// reads, and only those the user filled (the API applies its defaults).
+function sourceBody() {
+  const type = $('#sf-type').value;
+  const fields = verifyTypes.get(type).fields;
+  const verify = { type };
+  if (fields.includes('secrets')) {
+    verify.secrets = $('#sf-secrets').value.split('\n').map((x) => x.trim()).filter(Boolean);
+  }
+  for (const f of ['header', 'algorithm', 'encoding', 'prefix', 'tolerance']) {
+    const val = $('#sf-' + f).value.trim();
+    if (fields.includes(f) && val) verify[f] = val;
+  }
+  const body = {
+    queues: [...document.querySelectorAll('#sf-queues input:checked')].map((x) => x.value),
+    verify,
+  };
+  const dedup = {};
+  if ($('#sf-dedup-key').value.trim()) dedup.key = $('#sf-dedup-key').value.trim();
+  if ($('#sf-dedup-window').value.trim()) dedup.window = $('#sf-dedup-window').value.trim();
+  if (Object.keys(dedup).length) body.dedup = dedup;
+  if ($('#sf-max-body').value) body.maxBodyBytes = Number($('#sf-max-body').value);
+  return body;
+}
+
+async function saveSource(ev) {
+  ev.preventDefault();
+  const err = $('#sf-error');
+  err.textContent = '';
+  const name = $('#sf-name').value.trim();
+  if (!name) { err.textContent = 'name: required'; return; }
+  const body = sourceBody();
+  if (!editing) {
+    let exists = false;
+    try { await api('GET', '/v1/sources/' + q(name)); exists = true; } catch (e) {
+      if (e.status !== 404) { err.textContent = e.code + ': ' + e.message; return; }
+    }
+    if (exists && !await confirmAction('A source named ' + name + ' exists. Replace it, secrets included?')) return;
+  }
+  try {
+    await api('PUT', '/v1/sources/' + q(name), body);
+  } catch (e) {
+    err.textContent = e.code + ': ' + e.message;
+    return;
+  }
+  closeSourceForm();
+  status('source ' + name + ' saved (' + body.verify.type + ')');
+  refreshSources();
+}
+
+async function deleteSource(name) {
+  if (!await confirmAction('Delete source ' + name + '? Webhooks sent to /hooks/' + name + ' will be refused (404); its queues and messages stay.')) return;
+  try {
+    await api('DELETE', '/v1/sources/' + q(name));
+    status('source ' + name + ' deleted');
+    if (editing && editing.name === name) closeSourceForm();
+  } catch (e) { status('delete ' + name + ': ' + e.code + ': ' + e.message, true); }
   refreshSources();
 }
 
@@ -362,6 +496,11 @@ document.addEventListener('DOMContentLoaded', () => {
   $('#message-back').addEventListener('click', () => { location.hash = '#/queues/' + q(current.queue) + '/messages'; });
   $('#message-replay').addEventListener('click', replayMessage);
   $('#message-redrive').addEventListener('click', () => redrive([current.id]));
+  $('#source-new').addEventListener('click', () => openSourceForm(null));
+  $('#source-form').addEventListener('submit', saveSource);
+  $('#sf-cancel').addEventListener('click', closeSourceForm);
+  $('#sf-type').addEventListener('change', showTypeFields);
+  $('#sf-name').addEventListener('input', () => { if (verifyTypes) showTypeFields(); });
   window.addEventListener('hashchange', route);
   route();
 });
