@@ -1,9 +1,11 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -22,13 +24,19 @@ import (
 // Consume.Warmup is not used (the ingest phase warmed the cluster, and the
 // consume phase measures the whole drain).
 type ClusterConfig struct {
-	Binary   string // hookq binary to run as `serve` (the running one)
-	Ingest   IngestConfig
-	Consume  ConsumeConfig
-	Via      string // leader | follower: the node every client talks to
-	Keep     bool   // keep the data dirs and node logs
-	Progress io.Writer
-	Logger   *slog.Logger
+	Binary  string // hookq binary to run as `serve` (the running one)
+	Ingest  IngestConfig
+	Consume ConsumeConfig
+	Via     string // leader | follower: the node every client talks to
+	Keep    bool   // keep the data dirs and node logs
+	// ProfileDir, when set, starts the nodes with --pprof-addr and saves a
+	// CPU profile of the leader for each phase there (ingest.pprof for
+	// the measured part of ingest, consume.pprof for the first
+	// ProfileConsume of consume).
+	ProfileDir     string
+	ProfileConsume time.Duration
+	Progress       io.Writer
+	Logger         *slog.Logger
 }
 
 const clusterSize = 3
@@ -78,6 +86,15 @@ func RunCluster(ctx context.Context, cfg ClusterConfig) (*Report, error) {
 	nodes, err := newNodes(dir, clusterSize)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.ProfileDir != "" {
+		addrs, err := freeAddrs(len(nodes))
+		if err != nil {
+			return nil, err
+		}
+		for i, n := range nodes {
+			n.pprof = addrs[i]
+		}
 	}
 	var peers []string
 	for _, n := range nodes {
@@ -136,8 +153,10 @@ func RunCluster(ctx context.Context, cfg ClusterConfig) (*Report, error) {
 		return nil, err
 	}
 	stop := startProgress(cfg.Progress, start, progressLine{"ingest", g.rec})
+	prof := startProfile(ctx, cfg.ProfileDir, leader, "ingest", in.Warmup, in.Duration, log)
 	ip := g.runWorkers(ctx)
 	stop()
+	prof()
 	ip.CPU = cpuReport(nodes, roles, cpu0, sampleCPU(nodes), time.Since(start), ip.Total())
 	r.Phases = append(r.Phases, ip)
 	if err := checkAlive(nodes); err != nil {
@@ -160,8 +179,10 @@ func RunCluster(ctx context.Context, cfg ClusterConfig) (*Report, error) {
 	}
 	if out.Count > 0 {
 		stop = startProgress(cfg.Progress, start, progressLine{"consume", c.rec})
+		prof := startProfile(ctx, cfg.ProfileDir, leader, "consume", 0, cmp.Or(cfg.ProfileConsume, 5*time.Second), log)
 		cp := c.runWorkers(ctx)
 		stop()
+		prof()
 		cp.CPU = cpuReport(nodes, roles, cpu0, sampleCPU(nodes), time.Since(start), cp.Total())
 		r.Phases = append(r.Phases, cp)
 	}
@@ -291,3 +312,48 @@ func cpuReport(nodes []*node, role func(*node) string, a, b cpuSample, wall time
 }
 
 func round2(v float64) float64 { return float64(int64(v*100+0.5)) / 100 }
+
+// startProfile saves a CPU profile of n (started with --pprof-addr) from
+// after delay for d into dir/<name>.pprof, in the background; the returned
+// function waits for it. Nothing happens when dir is empty. A failure is
+// logged: the profile is a side product of the run.
+func startProfile(ctx context.Context, dir string, n *node, name string, delay, d time.Duration, log *slog.Logger) (wait func()) {
+	if dir == "" || n.pprof == "" {
+		return func() {}
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(delay):
+		}
+		secs := max(1, int(d.Seconds()))
+		url := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", n.pprof, secs)
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			log.Warn("profile", "err", err)
+			return
+		}
+		c := &http.Client{Timeout: time.Duration(secs)*time.Second + 30*time.Second}
+		resp, err := c.Do(req)
+		if err != nil {
+			log.Warn("profile", "node", n.id, "err", err)
+			return
+		}
+		defer resp.Body.Close()
+		path := filepath.Join(dir, name+".pprof")
+		f, err := os.Create(path) // #nosec G304 -- a file in the operator's --profile-dir
+		if err == nil {
+			_, err = io.Copy(f, resp.Body)
+			err = errors.Join(err, f.Close())
+		}
+		if err != nil {
+			log.Warn("profile", "node", n.id, "err", err)
+			return
+		}
+		log.Info("profile saved", "node", n.id, "phase", name, "path", path)
+	}()
+	return func() { <-done }
+}

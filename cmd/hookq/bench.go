@@ -237,6 +237,8 @@ func benchCluster(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fs.StringVar(&c.Via, "via", "leader", "leader | follower: the node the clients talk to")
 	fs.BoolVar(&c.Keep, "keep", false, "keep the nodes' data dirs and logs (the path is logged)")
 	fs.StringVar(&c.Binary, "binary", "", "hookq binary to start (default: this one)")
+	fs.StringVar(&c.ProfileDir, "profile-dir", "", "start the nodes with --pprof-addr and save the leader's CPU profile of each phase here (ingest.pprof, consume.pprof)")
+	fs.DurationVar(&c.ProfileConsume, "profile-consume", 5*time.Second, "with --profile-dir: how long to profile the consume phase from its start")
 	out.flags(fs)
 	log, err := out.parse(fs, args, stderr)
 	if err != nil {

@@ -46,6 +46,9 @@ type serveConfig struct {
 	bodyReadTimeout time.Duration
 	maxConns        int
 
+	// pprofAddr, when set, serves net/http/pprof there (pprof.go).
+	pprofAddr string
+
 	// ingestKey, and the --*-file forms of the secrets (see secrets.go).
 	ingestKey      string
 	adminTokenFile string
@@ -75,6 +78,7 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug | info | warn | error")
 	c.tls.flags(fs)
 	fs.DurationVar(&c.bodyReadTimeout, "body-read-timeout", api.DefaultBodyReadTimeout, "a request body must arrive whole within this, from the end of its headers, or it is answered 408 and the connection closed")
+	fs.StringVar(&c.pprofAddr, "pprof-addr", "", "serve Go profiles (net/http/pprof, /debug/pprof/) on this address, with no authentication: loopback only in practice (default: off)")
 	fs.IntVar(&c.maxConns, "max-conns", api.DefaultMaxConns, "most open HTTP connections, and most open gRPC connections; more wait in the kernel's accept queue until one closes")
 }
 
@@ -114,6 +118,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := c.Validate(); err != nil {
 		return err
 	}
+	stopPprof, err := startPprof(c.pprofAddr, log)
+	if err != nil {
+		return err
+	}
+	defer stopPprof()
 	// Everything the node creates from here on (Pebble, the Raft log,
 	// snapshots) is private to its user.
 	restrictUmask()
