@@ -1,9 +1,6 @@
 package storage
 
-// HasQueue reports whether queue name exists (a point read; no stats).
+// HasQueue reports whether queue name exists (from memory; no stats).
 func (s *Store) HasQueue(name string) bool {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	_, ok, err := getBytes(s.db, cfgKey(pQueueCfg, name))
-	return ok && err == nil
+	return s.cfgs.get(pQueueCfg+name) != nil
 }

@@ -28,6 +28,7 @@ type Store struct {
 	gen int // generation of the data directory in use (dir/db-<gen>)
 
 	heads heads // scan start hints of the consumed-from-the-front indexes
+	cfgs  configs // queue, source and token configs in memory (configs.go)
 }
 
 const currentFile = "CURRENT"
@@ -50,6 +51,10 @@ func Open(dir string) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{dir: dir, db: db, gen: gen}
+	if err := s.cfgs.load(db); err != nil {
+		db.Close() // #nosec G104 -- cleanup on a failed Open: the load error is the one to report
+		return nil, err
+	}
 	if err := s.writeCurrent(); err != nil {
 		db.Close() // #nosec G104 -- cleanup on a failed Open: the writeCurrent error is the one to report
 		return nil, err
