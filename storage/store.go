@@ -27,7 +27,7 @@ type Store struct {
 	db  *pebble.DB
 	gen int // generation of the data directory in use (dir/db-<gen>)
 
-	heads heads // scan start hints of the consumed-from-the-front indexes
+	heads heads   // scan start hints of the consumed-from-the-front indexes
 	cfgs  configs // queue, source and token configs in memory (configs.go)
 }
 
