@@ -147,6 +147,7 @@ func RunCluster(ctx context.Context, cfg ClusterConfig) (*Report, error) {
 	// Ingest.
 	fmt.Fprintf(progressOr(cfg.Progress), "ingest: %s through %s (%s)\n", phaseSettings(in), via.id, roles(via))
 	cpu0 := sampleCPU(nodes)
+	ops0 := scrapeEntryOps(ctx, leader, token)
 	start := time.Now()
 	g, err := newIngester(in, realClock{}, start)
 	if err != nil {
@@ -158,6 +159,7 @@ func RunCluster(ctx context.Context, cfg ClusterConfig) (*Report, error) {
 	stop()
 	prof()
 	ip.CPU = cpuReport(nodes, roles, cpu0, sampleCPU(nodes), time.Since(start), ip.Total())
+	ip.RaftEntries, ip.OpsPerEntry = scrapeEntryOps(ctx, leader, token).since(ops0)
 	r.Phases = append(r.Phases, ip)
 	if err := checkAlive(nodes); err != nil {
 		return r, err
@@ -172,6 +174,7 @@ func RunCluster(ctx context.Context, cfg ClusterConfig) (*Report, error) {
 	fmt.Fprintf(progressOr(cfg.Progress), "consume: %d messages, %s through %s (%s), at most %v\n",
 		out.Count, out.Mode, via.id, roles(via), out.Duration)
 	cpu0 = sampleCPU(nodes)
+	ops0 = scrapeEntryOps(ctx, leader, token)
 	start = time.Now()
 	c, err := newConsumer(out, realClock{}, start, false, start.Add(out.Duration))
 	if err != nil {
@@ -184,6 +187,7 @@ func RunCluster(ctx context.Context, cfg ClusterConfig) (*Report, error) {
 		stop()
 		prof()
 		cp.CPU = cpuReport(nodes, roles, cpu0, sampleCPU(nodes), time.Since(start), cp.Total())
+		cp.RaftEntries, cp.OpsPerEntry = scrapeEntryOps(ctx, leader, token).since(ops0)
 		r.Phases = append(r.Phases, cp)
 	}
 	if err := checkAlive(nodes); err != nil {
@@ -356,4 +360,67 @@ func startProfile(ctx context.Context, dir string, n *node, name string, delay, 
 		log.Info("profile saved", "node", n.id, "phase", name, "path", path)
 	}()
 	return func() { <-done }
+}
+
+// entryOps is the leader's hookq_raft_entry_ops histogram at one moment:
+// operations (sum) and entries (count); ok is false when unread.
+type entryOps struct {
+	sum, count float64
+	ok         bool
+}
+
+// since is the number of entries between a and e, and the operations per
+// entry among them (0, 0 when either scrape failed).
+func (e entryOps) since(a entryOps) (entries int64, perEntry float64) {
+	n := e.count - a.count
+	if !e.ok || !a.ok || n <= 0 {
+		return 0, 0
+	}
+	return int64(n), float64(int64((e.sum-a.sum)/n*10+0.5)) / 10
+}
+
+// scrapeEntryOps reads hookq_raft_entry_ops from n's /metrics.
+func scrapeEntryOps(ctx context.Context, n *node, token string) entryOps {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, n.url()+"/metrics", nil)
+	if err != nil {
+		return entryOps{}
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	c := newHTTPClient(1, 5*time.Second)
+	defer closeIdle(c)
+	resp, err := c.Do(req)
+	if err != nil {
+		return entryOps{}
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
+	if err != nil || resp.StatusCode != http.StatusOK {
+		return entryOps{}
+	}
+	return parseEntryOps(string(b))
+}
+
+// parseEntryOps finds the histogram's _sum and _count in a Prometheus
+// text exposition.
+func parseEntryOps(text string) entryOps {
+	var e entryOps
+	var haveSum, haveCount bool
+	for _, line := range strings.Split(text, "\n") {
+		name, val, ok := strings.Cut(line, " ")
+		if !ok {
+			continue
+		}
+		var v float64
+		if _, err := fmt.Sscan(val, &v); err != nil {
+			continue
+		}
+		switch name {
+		case "hookq_raft_entry_ops_sum":
+			e.sum, haveSum = v, true
+		case "hookq_raft_entry_ops_count":
+			e.count, haveCount = v, true
+		}
+	}
+	e.ok = haveSum && haveCount
+	return e
 }

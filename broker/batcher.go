@@ -263,6 +263,7 @@ func (b *Broker) commit(batch []*proposal) {
 		fail(batch, fmt.Errorf("%w: encode command: %v", ErrBadRequest, err))
 		return
 	}
+	b.entryOps.Observe(float64(len(batch)))
 	if b.local != nil {
 		b.finish(batch, b.local.apply(data))
 		return

@@ -34,12 +34,9 @@ func OpenLocal(cfg Config) (*Broker, error) {
 	b := &Broker{cfg: cfg, waiters: newWaiters(), store: store}
 	b.ctx, b.cancel = context.WithCancel(context.Background())
 	b.fsm = raftfsm.NewWithOptions(store, raftfsm.Options{Notify: b.waiters.notify, Logger: cfg.Logger})
-	if cfg.Registry != nil {
-		if err := cfg.Registry.Register(b.fsm.Collector()); err != nil {
-			store.Close() // #nosec G104 -- cleanup on a failed OpenLocal: the Register error is the one returned
-			return nil, err
-		}
-		b.metrics = cfg.Registry
+	if err := b.registerMetrics(cfg.Registry); err != nil {
+		store.Close() // #nosec G104 -- cleanup on a failed OpenLocal: the Register error is the one returned
+		return nil, err
 	}
 	b.local = &localLog{fsm: signalingFSM{FSM: b.fsm, applied: &b.applied}, index: store.AppliedIndex()}
 	// It leads from the start and has applied every entry there is.

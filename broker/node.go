@@ -34,7 +34,8 @@ type Broker struct {
 	waiters   *waiters
 	cluster   clusterRef // the node's cluster side (SetCluster)
 	applied   appliedSignal
-	metrics   prometheus.Registerer // where the FSM's collector is registered
+	metrics   prometheus.Registerer // where the FSM's collector and entryOps are registered
+	entryOps  prometheus.Histogram  // ops per proposed Raft entry (metrics.go)
 	// leaderSync coalesces read-index round trips to the leader.
 	leaderSync coalesce.Group
 
@@ -76,11 +77,8 @@ func Open(cfg Config) (*Broker, error) {
 	}
 	b.store = store
 	b.fsm = raftfsm.NewWithOptions(store, raftfsm.Options{Notify: b.waiters.notify, Logger: cfg.Logger})
-	if cfg.Registry != nil {
-		if err := cfg.Registry.Register(b.fsm.Collector()); err != nil {
-			return nil, fmt.Errorf("broker: metrics: %w", err)
-		}
-		b.metrics = cfg.Registry
+	if err := b.registerMetrics(cfg.Registry); err != nil {
+		return nil, err
 	}
 
 	b.logs, err = raftboltdb.New(raftboltdb.Options{
@@ -275,8 +273,6 @@ func (b *Broker) closeStores() error {
 	if b.store != nil {
 		errs = append(errs, b.store.Close())
 	}
-	if b.metrics != nil {
-		b.metrics.Unregister(b.fsm.Collector())
-	}
+	b.unregisterMetrics()
 	return errors.Join(errs...)
 }
