@@ -29,6 +29,7 @@ type ClusterConfig struct {
 	Consume ConsumeConfig
 	Via     string // leader | follower: the node every client talks to
 	Keep    bool   // keep the data dirs and node logs
+	Queues  int    // > 1: that many queues, each with its own source (Target.Queues)
 	// ProfileDir, when set, starts the nodes with --pprof-addr and saves a
 	// CPU profile of the leader for each phase there (ingest.pprof for
 	// the measured part of ingest, consume.pprof for the first
@@ -131,10 +132,10 @@ func RunCluster(ctx context.Context, cfg ClusterConfig) (*Report, error) {
 		r.Cluster.Nodes = append(r.Cluster.Nodes, ClusterNode{ID: n.id, PID: n.pid(), HTTP: n.http, DataDir: n.dir})
 	}
 
-	t := Target{URL: via.url(), Token: token, Source: "bench", Queue: "bench"}
+	t := Target{URL: via.url(), Token: token, Source: "bench", Queue: "bench", Queues: cfg.Queues}
 	in := cfg.Ingest
 	in.Target, in.Secret, in.Progress, in.Logger = t, NewSecret(in.Provider), nil, cfg.Logger
-	if err := Setup(ctx, Target{URL: leader.url(), Token: token, Source: t.Source, Queue: t.Queue}, in.Provider, in.Secret); err != nil {
+	if err := setupAll(ctx, Target{URL: leader.url(), Token: token, Source: t.Source, Queue: t.Queue, Queues: t.Queues}, in.Provider, in.Secret); err != nil {
 		return nil, err
 	}
 	roles := func(n *node) string {
@@ -193,9 +194,14 @@ func RunCluster(ctx context.Context, cfg ClusterConfig) (*Report, error) {
 	if err := checkAlive(nodes); err != nil {
 		return r, err
 	}
-	qs, err := GetQueueStats(ctx, Target{URL: leader.url(), Token: token, Queue: t.Queue})
-	if err != nil {
-		return r, err
+	var qs QueueStats
+	for i := range max(1, int64(t.Queues)) {
+		_, q := t.names(i)
+		s, err := GetQueueStats(ctx, Target{URL: leader.url(), Token: token, Queue: q})
+		if err != nil {
+			return r, err
+		}
+		qs.add(s)
 	}
 	r.Cluster.Queue = &qs
 	return r, nil
@@ -423,4 +429,35 @@ func parseEntryOps(text string) entryOps {
 	}
 	e.ok = haveSum && haveCount
 	return e
+}
+
+// setupAll creates t's queue and source, or its Queues pairs of them (32
+// at a time, so group commit packs them).
+func setupAll(ctx context.Context, t Target, provider, secret string) error {
+	if t.Queues <= 1 {
+		return Setup(ctx, t, provider, secret)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var first error
+	next := make(chan int64)
+	for range 32 {
+		wg.Go(func() {
+			for i := range next {
+				one := t
+				one.Source, one.Queue = t.names(i)
+				if err := Setup(ctx, one, provider, secret); err != nil {
+					mu.Lock()
+					first = cmp.Or(first, err)
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	for i := range int64(t.Queues) {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	return first
 }
