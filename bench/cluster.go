@@ -30,6 +30,9 @@ type ClusterConfig struct {
 	Via     string // leader | follower: the node every client talks to
 	Keep    bool   // keep the data dirs and node logs
 	Queues  int    // > 1: that many queues, each with its own source (Target.Queues)
+	// HalfRate adds an open-loop ingest phase (PhaseIngestHalf) at half
+	// the rate the closed-loop ingest phase reached, before consume.
+	HalfRate bool
 	// ProfileDir, when set, starts the nodes with --pprof-addr and saves a
 	// CPU profile of the leader for each phase there (ingest.pprof for
 	// the measured part of ingest, consume.pprof for the first
@@ -41,6 +44,10 @@ type ClusterConfig struct {
 }
 
 const clusterSize = 3
+
+// PhaseIngestHalf names the open-loop ingest phase at half the closed-loop
+// rate (ClusterConfig.HalfRate).
+const PhaseIngestHalf = "ingest-half"
 
 func (c *ClusterConfig) validate() error {
 	if c.Binary == "" {
@@ -168,10 +175,39 @@ func RunCluster(ctx context.Context, cfg ClusterConfig) (*Report, error) {
 	if ctx.Err() != nil {
 		return r, ctx.Err()
 	}
+	ingested := ip.Total()
+
+	// Open loop at half the rate the closed loop reached: the latency a
+	// cluster with headroom gives.
+	if cfg.HalfRate && ip.MsgsPerS > 0 {
+		h := in
+		h.Rate = ip.MsgsPerS / 2
+		fmt.Fprintf(progressOr(cfg.Progress), "%s: %s through %s (%s)\n", PhaseIngestHalf, phaseSettings(h), via.id, roles(via))
+		cpu0, ops0 = sampleCPU(nodes), scrapeEntryOps(ctx, leader, token)
+		start = time.Now()
+		g, err := newIngester(h, realClock{}, start)
+		if err != nil {
+			return r, err
+		}
+		stop := startProgress(cfg.Progress, start, progressLine{PhaseIngestHalf, g.rec})
+		hp := g.runWorkers(ctx)
+		stop()
+		hp.Name = PhaseIngestHalf
+		hp.CPU = cpuReport(nodes, roles, cpu0, sampleCPU(nodes), time.Since(start), hp.Total())
+		hp.RaftEntries, hp.OpsPerEntry = scrapeEntryOps(ctx, leader, token).since(ops0)
+		r.Phases = append(r.Phases, hp)
+		ingested += hp.Total()
+		if err := checkAlive(nodes); err != nil {
+			return r, err
+		}
+		if ctx.Err() != nil {
+			return r, ctx.Err()
+		}
+	}
 
 	// Consume everything ingest got in.
 	out := cfg.Consume
-	out.Target, out.Count, out.Warmup, out.Progress, out.Logger = t, ip.Total(), 0, nil, cfg.Logger
+	out.Target, out.Count, out.Warmup, out.Progress, out.Logger = t, ingested, 0, nil, cfg.Logger
 	fmt.Fprintf(progressOr(cfg.Progress), "consume: %d messages, %s through %s (%s), at most %v\n",
 		out.Count, out.Mode, via.id, roles(via), out.Duration)
 	cpu0 = sampleCPU(nodes)
