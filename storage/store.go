@@ -11,7 +11,6 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
-	"github.com/cockroachdb/pebble/v2/sstable"
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"google.golang.org/protobuf/proto"
 )
@@ -86,10 +85,6 @@ func openPebble(path string, fs vfs.FS) (*pebble.DB, error) {
 	// Bloom filters make the point reads of every op (configs, counters,
 	// messages, dedup keys) skip tables that cannot hold the key.
 	opts.Levels[0].FilterPolicy = bloom.FilterPolicy(10)
-	// No block compression (every level inherits L0's): most records live
-	// minutes, are read once by a lease and deleted, so decompressing the
-	// blocks that hold them costs CPU on every lease and saves little disk.
-	opts.Levels[0].Compression = func() *sstable.CompressionProfile { return sstable.NoCompression }
 	db, err := pebble.Open(path, opts)
 	if err != nil {
 		return nil, fmt.Errorf("storage: open %s: %w", path, err)
