@@ -34,8 +34,9 @@ type ClusterConfig struct {
 	// the rate the closed-loop ingest phase reached, before consume.
 	HalfRate bool
 	// ProfileDir, when set, starts the nodes with --pprof-addr and saves a
-	// CPU profile of the leader for each phase there (ingest.pprof for
-	// the measured part of ingest, consume.pprof for the first
+	// CPU profile of the leader and of one follower for each phase there
+	// (ingest.pprof and ingest-follower.pprof for the measured part of
+	// ingest, consume.pprof and consume-follower.pprof for the first
 	// ProfileConsume of consume).
 	ProfileDir     string
 	ProfileConsume time.Duration
@@ -162,10 +163,16 @@ func RunCluster(ctx context.Context, cfg ClusterConfig) (*Report, error) {
 		return nil, err
 	}
 	stop := startProgress(cfg.Progress, start, progressLine{"ingest", g.rec})
+	follower := nodes[0]
+	if follower == leader {
+		follower = nodes[1]
+	}
 	prof := startProfile(ctx, cfg.ProfileDir, leader, "ingest", in.Warmup, in.Duration, log)
+	profF := startProfile(ctx, cfg.ProfileDir, follower, "ingest-follower", in.Warmup, in.Duration, log)
 	ip := g.runWorkers(ctx)
 	stop()
 	prof()
+	profF()
 	ip.CPU = cpuReport(nodes, roles, cpu0, sampleCPU(nodes), time.Since(start), ip.Total())
 	ip.RaftEntries, ip.OpsPerEntry = scrapeEntryOps(ctx, leader, token).since(ops0)
 	r.Phases = append(r.Phases, ip)
@@ -220,9 +227,11 @@ func RunCluster(ctx context.Context, cfg ClusterConfig) (*Report, error) {
 	if out.Count > 0 {
 		stop = startProgress(cfg.Progress, start, progressLine{"consume", c.rec})
 		prof := startProfile(ctx, cfg.ProfileDir, leader, "consume", 0, cmp.Or(cfg.ProfileConsume, 5*time.Second), log)
+		profF := startProfile(ctx, cfg.ProfileDir, follower, "consume-follower", 0, cmp.Or(cfg.ProfileConsume, 5*time.Second), log)
 		cp := c.runWorkers(ctx)
 		stop()
 		prof()
+		profF()
 		cp.CPU = cpuReport(nodes, roles, cpu0, sampleCPU(nodes), time.Since(start), cp.Total())
 		cp.RaftEntries, cp.OpsPerEntry = scrapeEntryOps(ctx, leader, token).since(ops0)
 		r.Phases = append(r.Phases, cp)

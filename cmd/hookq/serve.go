@@ -118,6 +118,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := c.Validate(); err != nil {
 		return err
 	}
+	tuneGC()
 	stopPprof, err := startPprof(c.pprofAddr, log)
 	if err != nil {
 		return err
