@@ -46,7 +46,7 @@ type serveConfig struct {
 	bodyReadTimeout time.Duration
 	maxConns        int
 
-	// pprofAddr, when set, serves net/http/pprof there (pprof.go).
+	// pprofAddr, when set, serves net/http/pprof there (runtime_tuning.go).
 	pprofAddr string
 
 	// ingestKey, and the --*-file forms of the secrets (see secrets.go).
