@@ -29,6 +29,9 @@ type Store struct {
 
 	heads heads   // scan start hints of the consumed-from-the-front indexes
 	cfgs  configs // queue, source and token configs in memory (configs.go)
+
+	sweepMu   sync.Mutex
+	sweepNext string // SweepDue's round over the queues resumes here
 }
 
 const currentFile = "CURRENT"
