@@ -58,26 +58,37 @@ proto:
 	  --go-grpc_out=proto --go-grpc_opt=paths=source_relative \
 	  $$(find proto -name '*.proto')
 
-# The Go benchmarks of the FSM and of one broker node (1 KiB messages);
-# then `hookq bench cluster` with the reference settings (3 local voters,
-# 1 KiB bodies signed as Standard Webhooks, 64 ingest connections through
-# the leader, 4 consumers leasing 100 and settling in batches; hookq always
+# The Go benchmarks (verifier, storage, FSM, one broker node; 1 KiB
+# messages); then `hookq bench cluster` with the reference settings (3
+# local voters, 1 KiB bodies signed as Standard Webhooks, 64 ingest
+# connections through the leader, then open loop at half the rate
+# reached, 4 consumers leasing 100 and settling in batches; hookq always
 # fsyncs before it answers); then, in the same invocation, the JetStream
 # anchor (R3, fsync always) when $(ANCHOR) exists; then one table of both
-# with the ratios (bench/compare.go).
+# with the ratios (bench/compare.go). See docs/PERFORMANCE.md.
 ANCHOR         ?= ../shared/anchors/jetstream-bench
 BENCH_DURATION ?= 20s
 BENCH_WARMUP   ?= 3s
 BENCH_CLUSTER  ?= --size 1024 --provider standard --concurrency 64 --consumers 4 --batch 100 \
-                  --duration $(BENCH_DURATION) --warmup $(BENCH_WARMUP)
+                  --duration $(BENCH_DURATION) --warmup $(BENCH_WARMUP) --half-rate
+# The anchor runs the two phases the table compares with (16 sync
+# publishers; pull Fetch(100) + ack), once, at R3 with fsync always. It
+# waits at most ANCHOR_QUIET for the machine to calm down before each
+# phase; hookq's run does not wait, so keep it short on a shared machine.
+ANCHOR_QUIET   ?= 20s
+ANCHOR_FLAGS   ?= -runs 1 -replicas 3 -sync-always -phases syncN,consume -wait-quiet $(ANCHOR_QUIET)
+# BENCH_GO= skips the Go benchmarks; BENCH_OUT=dir keeps both JSON
+# results (hookq.json, jetstream.json) there.
+BENCH_GO  ?= 1
+BENCH_OUT ?=
 bench: build
-	$(GO) test -run '^$$' -bench . -benchtime 2s ./raftfsm ./broker
-	@set -e; out=$$(mktemp -d); trap 'rm -rf "$$out"' EXIT; \
+	@if [ -n "$(BENCH_GO)" ]; then $(GO) test -run '^$$' -bench . -benchtime 2s ./ingest ./storage ./raftfsm ./broker; fi
+	@set -e; if [ -n "$(BENCH_OUT)" ]; then out="$(BENCH_OUT)"; mkdir -p "$$out"; else out=$$(mktemp -d); trap 'rm -rf "$$out"' EXIT; fi; \
 	./$(BIN) bench cluster $(BENCH_CLUSTER) --json "$$out/hookq.json"; \
 	if [ -d "$(ANCHOR)" ]; then \
 	  echo "JetStream anchor: building $(ANCHOR)"; \
 	  if (cd "$(ANCHOR)" && $(GO) build -o "$$out/jetstream-bench" .); then \
-	    (cd "$$out" && ./jetstream-bench -runs 1 -replicas 3 -sync-always -json "$$out/jetstream.json") || \
+	    (cd "$$out" && ./jetstream-bench $(ANCHOR_FLAGS) -json "$$out/jetstream.json") || \
 	      echo "JetStream anchor exited with an error; the table uses whatever it wrote"; \
 	  else echo "JetStream anchor did not build; skipped"; fi; \
 	else \

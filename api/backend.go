@@ -34,6 +34,9 @@ type Admin interface {
 	DeleteQueue(ctx context.Context, name string) error
 	Queue(name string) (broker.QueueInfo, error)
 	Queues() ([]broker.QueueInfo, error)
+	// IsDeadLetterQueue reports whether another queue names q as its
+	// dead-letter queue (without computing every queue's stats).
+	IsDeadLetterQueue(q string) bool
 
 	PutSource(ctx context.Context, name string, cfg ingest.SourceConfig) (bool, error)
 	DeleteSource(ctx context.Context, name string) error

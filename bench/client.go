@@ -135,6 +135,16 @@ type QueueStats struct {
 	DeadLettered int64 `json:"deadLettered"`
 }
 
+func (q *QueueStats) add(o QueueStats) {
+	q.Ready += o.Ready
+	q.Inflight += o.Inflight
+	q.Delayed += o.Delayed
+	q.Acked += o.Acked
+	q.Enqueued += o.Enqueued
+	q.Delivered += o.Delivered
+	q.DeadLettered += o.DeadLettered
+}
+
 // GetQueueStats reads t.Queue's stats (token: admin or read:<queue>).
 func GetQueueStats(ctx context.Context, t Target) (QueueStats, error) {
 	c := newHTTPClient(1, 30*time.Second)

@@ -200,6 +200,11 @@ func Compare(w io.Writer, h *Report, a *AnchorReport, why string) error {
 		outLabel = fmt.Sprintf("%s, batch %d, %d workers", out.Settings.Mode, out.Settings.Batch, out.Settings.Concurrency)
 	}
 	row("ingest", in, inLabel, "syncN")
+	if hp := h.phase(PhaseIngestHalf); hp != nil {
+		if l := latencyOf(hp, opPost); l != nil {
+			fmt.Fprintf(tw, "ingest p99 at half max rate (open loop, %s/s)\t%.2f ms\t—\t\n", thousands(hp.Settings.Rate), float64(l.P99Us)/1000)
+		}
+	}
 	row("consume (lease + settle, both committed)", out, outLabel, "consume")
 	for _, c := range []struct {
 		p    *PhaseReport

@@ -105,3 +105,16 @@ func TestReportJSONRoundTripAndTable(t *testing.T) {
 		}
 	}
 }
+
+func TestCompareShowsHalfRateP99(t *testing.T) {
+	r := sampleReport()
+	r.Phases = append(r.Phases, &PhaseReport{Name: PhaseIngestHalf, Settings: Settings{Provider: "standard", Concurrency: 64, Rate: 1500},
+		Messages: 15000, Latency: []LatencySummary{{Op: opPost, Count: 15000, P99Us: 12340}}})
+	var out bytes.Buffer
+	if err := Compare(&out, r, nil, "skipped"); err != nil {
+		t.Fatal(err)
+	}
+	if got := out.String(); !strings.Contains(got, "ingest p99 at half max rate (open loop, 1,500/s)  12.34 ms") {
+		t.Fatalf("table lacks the half-rate row:\n%s", got)
+	}
+}

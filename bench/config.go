@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/hookq/hookq/ingest"
@@ -16,6 +17,23 @@ type Target struct {
 	Token  string // bearer for /v1: consume:<queue> (or admin) to consume, admin for Setup
 	Source string // ingest posts to URL/hooks/<Source>
 	Queue  string // consumers read this queue
+	// Queues > 1 spreads the load over that many queues, each fed by its
+	// own source: <Source>-0 → <Queue>-0 … (bench cluster --queues).
+	// Ingest posts to the sources in turn; REST consumers lease from the
+	// queues in turn, without waiting on an empty one.
+	Queues int
+}
+
+// MaxQueues bounds --queues.
+const MaxQueues = 10000
+
+// names are the i-th source and queue of t.
+func (t *Target) names(i int64) (source, queue string) {
+	if t.Queues <= 1 {
+		return t.Source, t.Queue
+	}
+	n := strconv.FormatInt(i%int64(t.Queues), 10)
+	return t.Source + "-" + n, t.Queue + "-" + n
 }
 
 // IngestConfig is one ingest phase.
@@ -74,6 +92,9 @@ func (t *Target) validate(needToken bool) error {
 	if !ingest.ValidName(t.Queue) {
 		return invalid("--queue %q is not a valid name", t.Queue)
 	}
+	if t.Queues < 0 || t.Queues > MaxQueues {
+		return invalid("--queues %d: want 1…%d", t.Queues, MaxQueues)
+	}
 	if needToken && t.Token == "" {
 		return invalid("--token is required (consume:<queue> or admin)")
 	}
@@ -118,6 +139,9 @@ func (c *ConsumeConfig) validate() error {
 	}
 	if err := c.Target.validate(true); err != nil {
 		return err
+	}
+	if c.Queues > 1 && c.Mode != ModeREST {
+		return invalid("--queues %d: only --mode rest consumes from many queues", c.Queues)
 	}
 	switch {
 	case c.Batch < 1 || c.Batch > 1000:

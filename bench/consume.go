@@ -49,6 +49,7 @@ type consumer struct {
 	settled     atomic.Int64 // messages settled ok, warmup included
 	expect      atomic.Int64 // > 0: stop once settled reaches it
 	redelivered atomic.Int64
+	turn        atomic.Int64 // Queues > 1: the next queue to lease from
 	stop        chan struct{}
 	stopOnce    sync.Once
 	// counted is closed once the expected count is reached: nothing is
@@ -166,12 +167,17 @@ func (c *consumer) restWorker(ctx context.Context) {
 		}
 	}()
 	for !c.stopped() && ctx.Err() == nil {
+		qurl, wait := c.qurl, leaseWait
+		if c.cfg.Queues > 1 {
+			_, q := c.cfg.names(c.turn.Add(1))
+			qurl, wait = base(c.cfg.URL)+"/v1/queues/"+q, "0s"
+		}
 		t0 := c.clk.Now()
 		var out struct {
 			Messages []envelope `json:"messages"`
 		}
-		err := call(lctx, c.client, http.MethodPost, c.qurl+"/lease", c.cfg.Token,
-			map[string]any{"max": c.cfg.Batch, "wait": leaseWait}, &out)
+		err := call(lctx, c.client, http.MethodPost, qurl+"/lease", c.cfg.Token,
+			map[string]any{"max": c.cfg.Batch, "wait": wait}, &out)
 		t1 := c.clk.Now()
 		if err != nil {
 			if lctx.Err() != nil {
@@ -183,7 +189,7 @@ func (c *consumer) restWorker(ctx context.Context) {
 			continue
 		}
 		if len(out.Messages) == 0 {
-			if c.cfg.Drain {
+			if c.cfg.Drain && c.cfg.Queues <= 1 {
 				c.halt()
 			}
 			continue
@@ -194,7 +200,7 @@ func (c *consumer) restWorker(ctx context.Context) {
 			ids[i] = out.Messages[i].Meta.DeliveryID
 			c.received(&out.Messages[i], t1)
 		}
-		c.settle(ctx, t0, ids)
+		c.settle(ctx, qurl, t0, ids)
 	}
 }
 
@@ -212,7 +218,7 @@ func (c *consumer) received(e *envelope, at time.Time) {
 
 // settle acks ids in one batch settle call; the messages count as due at
 // due (their lease or receipt).
-func (c *consumer) settle(ctx context.Context, due time.Time, ids []string) {
+func (c *consumer) settle(ctx context.Context, qurl string, due time.Time, ids []string) {
 	var out struct {
 		Results []struct {
 			DeliveryID string `json:"deliveryId"`
@@ -220,7 +226,7 @@ func (c *consumer) settle(ctx context.Context, due time.Time, ids []string) {
 		} `json:"results"`
 	}
 	t2 := c.clk.Now()
-	err := call(ctx, c.client, http.MethodPost, c.qurl+"/settle", c.cfg.Token, map[string]any{"ack": ids}, &out)
+	err := call(ctx, c.client, http.MethodPost, qurl+"/settle", c.cfg.Token, map[string]any{"ack": ids}, &out)
 	t3 := c.clk.Now()
 	if err != nil {
 		if ctx.Err() == nil {

@@ -72,9 +72,15 @@ func (g *ingester) runWorkers(ctx context.Context) *PhaseReport {
 
 // send posts message number seq, due at due, and records the answer.
 func (g *ingester) send(ctx context.Context, due time.Time) {
-	id := eventID(g.run, g.seq.Add(1))
+	n := g.seq.Add(1)
+	id := eventID(g.run, n)
 	body := buildBody(g.cfg.Size, id, due)
-	err := g.post(ctx, body, id)
+	url := g.url
+	if g.cfg.Queues > 1 {
+		src, _ := g.cfg.names(n)
+		url = base(g.cfg.URL) + "/hooks/" + src
+	}
+	err := g.post(ctx, url, body, id)
 	done := g.clk.Now()
 	if err != nil {
 		if ctx.Err() != nil {
@@ -88,12 +94,12 @@ func (g *ingester) send(ctx context.Context, due time.Time) {
 	g.rec.Messages(due, done, 1)
 }
 
-func (g *ingester) post(ctx context.Context, body []byte, id string) error {
+func (g *ingester) post(ctx context.Context, url string, body []byte, id string) error {
 	hdr, err := g.sign.sign(body, time.Now(), id)
 	if err != nil {
 		return err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, g.url, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		return fmt.Errorf("ingest: %w", err)
 	}

@@ -21,6 +21,7 @@ import (
 type node struct {
 	id, dir, logPath string
 	http, grpc, raft string
+	pprof            string // --pprof-addr when profiles are wanted
 	cmd              *exec.Cmd
 	exited           chan struct{}
 }
@@ -38,9 +39,13 @@ func (n *node) start(bin, peers, tokenFile string) error {
 		return fmt.Errorf("node %s: %w", n.id, err)
 	}
 	defer logf.Close()
-	cmd := exec.Command(bin, "serve", // #nosec G204 -- bin is this executable or the operator's --binary; arguments are separate, no shell "--node-id", n.id, "--data-dir", n.dir,
+	// #nosec G204 -- bin is this executable or the operator's --binary; arguments are separate, no shell
+	cmd := exec.Command(bin, "serve", "--node-id", n.id, "--data-dir", n.dir,
 		"--http-addr", n.http, "--grpc-addr", n.grpc, "--raft-addr", n.raft,
 		"--peers", peers, "--admin-token-file", tokenFile, "--log-level", "warn")
+	if n.pprof != "" {
+		cmd.Args = append(cmd.Args, "--pprof-addr", n.pprof)
+	}
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "HOOKQ_") {
 			cmd.Env = append(cmd.Env, kv)

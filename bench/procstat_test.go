@@ -64,3 +64,22 @@ func TestTicksToDuration(t *testing.T) {
 		}
 	}
 }
+
+func TestParseEntryOps(t *testing.T) {
+	text := "# HELP hookq_raft_apply_batch_size x\n# TYPE hookq_raft_apply_batch_size histogram\n" +
+		"hookq_raft_apply_batch_size_bucket{le=\"1\"} 3\nhookq_raft_apply_batch_size_sum 420\nhookq_raft_apply_batch_size_count 30\nother_sum 5\n"
+	e := parseEntryOps(text)
+	if !e.ok || e.sum != 420 || e.count != 30 {
+		t.Fatalf("parseEntryOps = %+v, want sum 420 count 30", e)
+	}
+	n, per := e.since(entryOps{sum: 20, count: 10, ok: true})
+	if n != 20 || per != 20 {
+		t.Fatalf("since = %d entries, %v per entry; want 20, 20", n, per)
+	}
+	if n, _ := e.since(entryOps{}); n != 0 {
+		t.Fatalf("since an unread scrape = %d entries, want 0", n)
+	}
+	if parseEntryOps("hookq_raft_apply_batch_size_sum 1\n").ok {
+		t.Fatal("a scrape without _count counted as read")
+	}
+}

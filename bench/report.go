@@ -44,6 +44,10 @@ type PhaseReport struct {
 	MsgsPerS       float64          `json:"msgs_per_s"`
 	Latency        []LatencySummary `json:"latency"`
 	CPU            *PhaseCPU        `json:"cpu,omitempty"`
+	// cluster: Raft entries the leader proposed during the phase and the
+	// operations they carried (hookq_raft_apply_batch_size), warmup included.
+	RaftEntries int64   `json:"raft_entries,omitempty"`
+	OpsPerEntry float64 `json:"ops_per_entry,omitempty"`
 }
 
 // Total is every message of the phase, warmup included.
@@ -262,6 +266,9 @@ func (p *PhaseReport) notes() []string {
 	}
 	if p.ClampedSamples > 0 {
 		out = append(out, fmt.Sprintf("%d latencies over 60 s recorded as 60 s", p.ClampedSamples))
+	}
+	if p.RaftEntries > 0 {
+		out = append(out, fmt.Sprintf("group commit: %d Raft entries, %.1f operations per entry on average (leader's hookq_raft_apply_batch_size)", p.RaftEntries, p.OpsPerEntry))
 	}
 	if p.Capped {
 		out = append(out, "stopped by its time cap before every expected message was consumed")

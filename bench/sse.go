@@ -79,7 +79,7 @@ func (c *consumer) stream(ctx context.Context) error {
 		for {
 			select {
 			case d := <-pending:
-				c.settle(ctx, d.at, batch(d))
+				c.settle(ctx, c.qurl, d.at, batch(d))
 			default:
 				return
 			}
@@ -88,7 +88,7 @@ func (c *consumer) stream(ctx context.Context) error {
 	for {
 		select {
 		case d := <-pending:
-			c.settle(ctx, d.at, batch(d))
+			c.settle(ctx, c.qurl, d.at, batch(d))
 		case <-c.stop:
 			cancel()
 			<-readErr

@@ -69,6 +69,10 @@ func (b *Broker) Queues() ([]QueueInfo, error) {
 	return out, nil
 }
 
+// IsDeadLetterQueue reports whether another queue names q as its
+// dead-letter queue (this node's state; no stats are computed).
+func (b *Broker) IsDeadLetterQueue(q string) bool { return b.store.IsDeadLetterQueue(q) }
+
 // PutSource creates or replaces a source.
 func (b *Broker) PutSource(ctx context.Context, name string, cfg ingest.SourceConfig) (bool, error) {
 	r, err := b.admin(ctx, &pb.Op{Kind: &pb.Op_PutSource{PutSource: &pb.PutSource{Name: name, Config: sourceRecord(cfg)}}})

@@ -125,7 +125,14 @@ func Open(cfg Config) (*Broker, error) {
 			return nil, fmt.Errorf("broker: bootstrap: %w", err)
 		}
 	}
-	b.raft, err = raft.NewRaft(rc, signalingFSM{FSM: b.fsm, applied: &b.applied}, b.logs, b.logs, snaps, b.transport)
+	// The newest entries are kept in memory as well (write-through: StoreLogs
+	// still writes and fsyncs bbolt before it returns), so replication and
+	// the state machine read them back without a bbolt transaction.
+	logs, err := raft.NewLogCache(logCacheEntries, b.logs)
+	if err != nil {
+		return nil, fmt.Errorf("broker: raft log cache: %w", err)
+	}
+	b.raft, err = raft.NewRaft(rc, signalingFSM{FSM: b.fsm, applied: &b.applied}, logs, b.logs, snaps, b.transport)
 	if err != nil {
 		return nil, fmt.Errorf("broker: raft: %w", err)
 	}
@@ -140,6 +147,11 @@ func Open(cfg Config) (*Broker, error) {
 	ok = true
 	return b, nil
 }
+
+// logCacheEntries is how many of the newest Raft entries stay in memory
+// (raft.LogCache): enough for MaxAppendEntries batches to several
+// followers and for the state machine's batches.
+const logCacheEntries = 1024
 
 func (b *Broker) raftConfig() *raft.Config {
 	t := b.cfg.Raft

@@ -141,15 +141,25 @@ type candidate struct {
 
 // available lists up to n messages of q available now, in the order they
 // became available (ties: ingest order): pending ones and expired leases.
+//
+// Each scan runs from its index's head hint to the end of the index and
+// stops at the first entry not yet due, so it raises the hint to the first
+// live entry even when that one lies in the future: the deleted entries
+// of acked leases (whose lease end is still ahead) and of leased messages
+// are then skipped once here, not by every NextAvailable that follows.
 func (t *Txn) available(q string, n int) []candidate {
 	var out []candidate
 	for _, kind := range []byte{pReady, pLeased} {
 		p := queuePrefix(kind, q)
-		end := be64(append([]byte(nil), p...), tsKey(t.now)+1)
-		first := end // nothing live at or before now
+		due := be64(append([]byte(nil), p...), tsKey(t.now)+1) // entries before it are due now
+		end := prefixEnd(p)
+		first := end // no live entry
 		t.scan(t.s.heads.start(p), end, n, func(k, _ []byte) bool {
 			if bytes.Compare(k, first) < 0 {
 				first = append([]byte(nil), k...)
+			}
+			if bytes.Compare(k, due) >= 0 {
+				return false
 			}
 			at, seq := indexEntry(k, len(p))
 			out = append(out, candidate{at: at, seq: seq, leased: kind == pLeased})

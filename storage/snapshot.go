@@ -123,6 +123,9 @@ func (s *Store) Restore(r io.Reader) error {
 	old, oldGen := s.db, s.gen
 	s.db, s.gen = db, gen
 	s.heads.reset()
+	if err := s.cfgs.load(db); err != nil {
+		return err
+	}
 	if err := s.writeCurrent(); err != nil {
 		return err
 	}

@@ -27,7 +27,11 @@ type Store struct {
 	db  *pebble.DB
 	gen int // generation of the data directory in use (dir/db-<gen>)
 
-	heads heads // scan start hints of the consumed-from-the-front indexes
+	heads heads   // scan start hints of the consumed-from-the-front indexes
+	cfgs  configs // queue, source and token configs in memory (configs.go)
+
+	sweepMu   sync.Mutex
+	sweepNext string // SweepDue's round over the queues resumes here
 }
 
 const currentFile = "CURRENT"
@@ -50,6 +54,10 @@ func Open(dir string) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{dir: dir, db: db, gen: gen}
+	if err := s.cfgs.load(db); err != nil {
+		db.Close() // #nosec G104 -- cleanup on a failed Open: the load error is the one to report
+		return nil, err
+	}
 	if err := s.writeCurrent(); err != nil {
 		db.Close() // #nosec G104 -- cleanup on a failed Open: the writeCurrent error is the one to report
 		return nil, err
@@ -74,7 +82,9 @@ func genDir(dir string, gen int) string { return filepath.Join(dir, fmt.Sprintf(
 // openPebble opens the database at path, on fs when it is not nil (the
 // disk otherwise).
 func openPebble(path string, fs vfs.FS) (*pebble.DB, error) {
-	opts := &pebble.Options{Logger: quietLogger{}, MemTableSize: 32 << 20, FS: fs}
+	// A 64 MiB block cache (Pebble's default is 8 MiB): leases read the
+	// records and bodies of messages that have often been flushed already.
+	opts := &pebble.Options{Logger: quietLogger{}, MemTableSize: 32 << 20, CacheSize: 64 << 20, FS: fs}
 	// Bloom filters make the point reads of every op (configs, counters,
 	// messages, dedup keys) skip tables that cannot hold the key.
 	opts.Levels[0].FilterPolicy = bloom.FilterPolicy(10)

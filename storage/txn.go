@@ -28,6 +28,11 @@ type Txn struct {
 	stats map[string]*pb.QueueStats
 	// woken collects queues that gained available messages, for waiters.
 	woken map[string]struct{}
+	// cfgOverlay and cfgWrites are this transaction's config writes, read
+	// before the store's copy and applied to it by Commit (configs.go).
+	cfgOverlay map[string]any
+	cfgWrites  []cfgWrite
+	cfgReload  bool // a range delete reached config keys: reload the copy
 }
 
 // Begin opens a transaction. It holds the store's read lock until Commit or
@@ -78,6 +83,10 @@ func (t *Txn) Commit() error {
 	if err := t.b.Commit(pebble.NoSync); err != nil {
 		return fmt.Errorf("storage: commit: %w", err)
 	}
+	if t.cfgReload {
+		return t.s.cfgs.load(t.s.db)
+	}
+	t.s.cfgs.apply(t.cfgWrites)
 	return nil
 }
 
@@ -114,27 +123,37 @@ func (t *Txn) set(k, v []byte) {
 	if err := t.b.Set(k, v, nil); err != nil {
 		panic(fmt.Sprintf("storage: batch set: %v", err))
 	}
+	t.noteCfgWrite(k, v, false)
 }
 
 func (t *Txn) del(k []byte) {
 	if err := t.b.Delete(k, nil); err != nil {
 		panic(fmt.Sprintf("storage: batch delete: %v", err))
 	}
+	t.noteCfgWrite(k, nil, true)
 }
 
 func (t *Txn) delRange(start, end []byte) {
 	if err := t.b.DeleteRange(start, end, nil); err != nil {
 		panic(fmt.Sprintf("storage: batch delete range: %v", err))
 	}
+	// Config keys all start with 'c'; message ranges never reach them.
+	if len(start) == 0 || start[0] <= 'c' && (len(end) == 0 || end[0] >= 'c') {
+		t.cfgReload = true
+	}
 }
 
-// queue loads a queue's config.
+// queue returns a queue's config (from memory; read-only).
 func (t *Txn) queue(name string) (*pb.QueueConfig, bool) {
-	cfg := &pb.QueueConfig{}
-	ok, err := getProto(t.b, cfgKey(pQueueCfg, name), cfg)
-	if err != nil {
-		panic(err)
+	if t.cfgReload {
+		cfg := &pb.QueueConfig{}
+		ok, err := getProto(t.b, cfgKey(pQueueCfg, name), cfg)
+		if err != nil {
+			panic(err)
+		}
+		return cfg, ok
 	}
+	cfg, ok := t.cfg(pQueueCfg + name).(*pb.QueueConfig)
 	return cfg, ok
 }
 

@@ -58,15 +58,11 @@ func ViewState(rec *pb.MessageRecord, now int64) string {
 func (s *Store) Queue(name string, now int64) (QueueInfo, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	cfg := &pb.QueueConfig{}
-	ok, err := getProto(s.db, cfgKey(pQueueCfg, name), cfg)
-	if err != nil {
-		return QueueInfo{}, err
-	}
+	cfg, ok := s.cfgs.get(pQueueCfg + name).(*pb.QueueConfig)
 	if !ok {
 		return QueueInfo{}, ErrQueueNotFound
 	}
-	return QueueInfo{Name: name, Config: cfg, Stats: s.stats(name, now)}, nil
+	return QueueInfo{Name: name, Config: proto.CloneOf(cfg), Stats: s.stats(name, now)}, nil
 }
 
 // Queues lists every queue, by name.
@@ -159,19 +155,13 @@ func (s *Store) NextAvailable(q string) (at int64, ok bool) {
 	return at, at >= 0
 }
 
-// Source returns a source's config.
+// Source returns a source's config (a copy, from memory).
 func (s *Store) Source(name string) (*pb.SourceConfig, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	cfg := &pb.SourceConfig{}
-	ok, err := getProto(s.db, cfgKey(pSourceCfg, name), cfg)
-	if err != nil {
-		return nil, err
-	}
+	cfg, ok := s.cfgs.get(pSourceCfg + name).(*pb.SourceConfig)
 	if !ok {
 		return nil, ErrSourceNotFound
 	}
-	return cfg, nil
+	return proto.CloneOf(cfg), nil
 }
 
 // Sources lists every source by name.
@@ -211,20 +201,21 @@ func (s *Store) Tokens() ([]*pb.TokenRecord, error) {
 	return out, err
 }
 
-// TokenBySecret finds the token whose SHA-256 is that of secret.
+// TokenBySecret finds the token whose SHA-256 is that of secret (a copy,
+// from memory).
 func (s *Store) TokenBySecret(secret string) (*pb.TokenRecord, bool) {
 	sum := sha256.Sum256([]byte(secret))
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	name, ok, err := getBytes(s.db, cfgKey(pTokenHash, hex.EncodeToString(sum[:])))
-	if err != nil || !ok {
+	s.cfgs.mu.RLock()
+	defer s.cfgs.mu.RUnlock()
+	name, ok := s.cfgs.m[pTokenHash+hex.EncodeToString(sum[:])].(string)
+	if !ok {
 		return nil, false
 	}
-	t := &pb.TokenRecord{}
-	if ok, err := getProto(s.db, cfgKey(pToken, string(name)), t); err != nil || !ok {
+	t, ok := s.cfgs.m[pToken+name].(*pb.TokenRecord)
+	if !ok {
 		return nil, false
 	}
-	return t, true
+	return proto.CloneOf(t), true
 }
 
 // Nodes lists the node records, by id.
@@ -253,7 +244,7 @@ func (s *Store) Message(q, id string) (*pb.MessageRecord, []byte, error) {
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if ok, _ := getProto(s.db, cfgKey(pQueueCfg, q), &pb.QueueConfig{}); !ok {
+	if !s.HasQueue(q) {
 		return nil, nil, ErrQueueNotFound
 	}
 	rec := &pb.MessageRecord{}
@@ -279,8 +270,8 @@ func (s *Store) LeaseEnd(q, deliveryID string, now int64) (int64, bool, error) {
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if ok, err := getProto(s.db, cfgKey(pQueueCfg, q), &pb.QueueConfig{}); err != nil || !ok {
-		return 0, false, err
+	if !s.HasQueue(q) {
+		return 0, false, nil
 	}
 	rec := &pb.MessageRecord{}
 	ok, err := getProto(s.db, msgKey(pMsg, q, seq), rec)
@@ -308,7 +299,7 @@ func (s *Store) Messages(q, state string, limit int, after string, now int64) ([
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if ok, _ := getProto(s.db, cfgKey(pQueueCfg, q), &pb.QueueConfig{}); !ok {
+	if !s.HasQueue(q) {
 		return nil, "", ErrQueueNotFound
 	}
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: upper})

@@ -50,6 +50,9 @@ type serveConfig struct {
 	// grpcStopTimeout bounds the graceful stop of the gRPC server.
 	grpcStopTimeout time.Duration
 
+	// pprofAddr, when set, serves net/http/pprof there (runtime_tuning.go).
+	pprofAddr string
+
 	// ingestKey, and the --*-file forms of the secrets (see secrets.go).
 	ingestKey      string
 	adminTokenFile string
@@ -81,6 +84,7 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	c.tls.flags(fs)
 	fs.DurationVar(&c.bodyReadTimeout, "body-read-timeout", api.DefaultBodyReadTimeout, "a request body must arrive whole within this, from the end of its headers, or it is answered 408 and the connection closed")
 	fs.DurationVar(&c.grpcStopTimeout, "grpc-stop-timeout", 10*time.Second, "on SIGTERM, how long in-flight gRPC calls may take to finish after Consume streams were ended; then the gRPC server closes its connections")
+	fs.StringVar(&c.pprofAddr, "pprof-addr", "", "serve Go profiles (net/http/pprof, /debug/pprof/) on this address, with no authentication: loopback only in practice (default: off)")
 	fs.IntVar(&c.maxConns, "max-conns", api.DefaultMaxConns, "most open HTTP connections, and most open gRPC connections; more wait in the kernel's accept queue until one closes")
 }
 
@@ -120,6 +124,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := c.Validate(); err != nil {
 		return err
 	}
+	tuneGC()
+	stopPprof, err := startPprof(c.pprofAddr, log)
+	if err != nil {
+		return err
+	}
+	defer stopPprof()
 	// Everything the node creates from here on (Pebble, the Raft log,
 	// snapshots) is private to its user.
 	restrictUmask()
