@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"io"
 	"net/http"
 	"strconv"
@@ -42,10 +44,13 @@ func (e *statusError) Error() string {
 }
 
 // errorKind names err for a report's error counts: "503 queue_full",
-// "transport", …
+// "grpc Unavailable", "transport", …
 func errorKind(err error) string {
 	if se, ok := errors.AsType[*statusError](err); ok {
 		return strings.TrimPrefix(se.Error(), "HTTP ")
+	}
+	if st, ok := status.FromError(err); ok && st.Code() != codes.Unknown {
+		return "grpc " + st.Code().String()
 	}
 	return "transport"
 }

@@ -61,6 +61,7 @@ func (c *ClusterConfig) validate() error {
 	in, out := c.Ingest, c.Consume
 	in.Target = Target{URL: "http://127.0.0.1:1", Source: "bench", Queue: "bench"}
 	out.Target = Target{URL: "http://127.0.0.1:1", Token: "t", Source: "bench", Queue: "bench"}
+	out.GRPCAddr = "127.0.0.1:1"
 	in.Secret = NewSecret(in.Provider)
 	if err := in.validate(); err != nil {
 		return err
@@ -215,6 +216,7 @@ func RunCluster(ctx context.Context, cfg ClusterConfig) (*Report, error) {
 	// Consume everything ingest got in.
 	out := cfg.Consume
 	out.Target, out.Count, out.Warmup, out.Progress, out.Logger = t, ingested, 0, nil, cfg.Logger
+	out.GRPCAddr = via.grpc
 	fmt.Fprintf(progressOr(cfg.Progress), "consume: %d messages, %s through %s (%s), at most %v\n",
 		out.Count, out.Mode, via.id, roles(via), out.Duration)
 	cpu0 = sampleCPU(nodes)

@@ -61,9 +61,10 @@ const (
 type ConsumeConfig struct {
 	Target
 	Mode        string        // rest | sse | grpc
+	GRPCAddr    string        // grpc: the node's --grpc-addr (host:port)
 	Batch       int           // rest: lease max; both: most deliveries per settle call
 	Concurrency int           // rest: workers; sse: streams
-	MaxInFlight int           // sse: maxInFlight of each stream
+	MaxInFlight int           // sse: maxInFlight of each stream; grpc: its credits
 	Duration    time.Duration // the phase ends after Warmup+Duration at the latest
 	Warmup      time.Duration // consumed first, not measured
 	Count       int64         // > 0: stop once this many messages are settled
@@ -133,7 +134,9 @@ func (c *ConsumeConfig) validate() error {
 	switch c.Mode {
 	case ModeREST, ModeSSE:
 	case ModeGRPC:
-		return ErrGRPCUnavailable
+		if c.GRPCAddr == "" {
+			return invalid("--grpc-addr is required with --mode grpc")
+		}
 	default:
 		return invalid("--mode %q: want rest, sse or grpc", c.Mode)
 	}
@@ -148,7 +151,7 @@ func (c *ConsumeConfig) validate() error {
 		return invalid("--batch %d: want 1..1000", c.Batch)
 	case c.Concurrency < 1:
 		return invalid("--concurrency must be at least 1")
-	case c.Mode == ModeSSE && (c.MaxInFlight < 1 || c.MaxInFlight > 1000):
+	case c.Mode != ModeREST && (c.MaxInFlight < 1 || c.MaxInFlight > 1000):
 		return invalid("--max-in-flight %d: want 1..1000", c.MaxInFlight)
 	case c.Duration <= 0:
 		return invalid("--duration must be positive")

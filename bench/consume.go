@@ -3,6 +3,8 @@ package bench
 import (
 	"context"
 	"fmt"
+	hookqv1 "github.com/hookq/hookq/proto/hookq/v1"
+	"google.golang.org/grpc"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -38,8 +40,10 @@ type envelope struct {
 type consumer struct {
 	cfg      ConsumeConfig
 	clk      clock
-	client   *http.Client // requests with a timeout
-	streams  *http.Client // SSE streams: no timeout
+	client   *http.Client           // requests with a timeout
+	grpc     hookqv1.ConsumerClient // --mode grpc
+	conn     *grpc.ClientConn       // --mode grpc; closed by runWorkers
+	streams  *http.Client           // SSE streams: no timeout
 	qurl     string
 	rec      *Recorder
 	e2e      bool // record end-to-end latency from each payload's sentAt
@@ -63,7 +67,7 @@ func newConsumer(cfg ConsumeConfig, clk clock, start time.Time, e2e bool, deadli
 		return nil, err
 	}
 	ops := []string{opLease, opSettle}
-	if cfg.Mode == ModeSSE {
+	if cfg.Mode != ModeREST {
 		ops = []string{opSettle}
 	}
 	if e2e {
@@ -77,6 +81,13 @@ func newConsumer(cfg ConsumeConfig, clk clock, start time.Time, e2e bool, deadli
 		rec:     NewRecorder(start.Add(cfg.Warmup), ops...),
 		stop:    make(chan struct{}),
 		counted: make(chan struct{}),
+	}
+	if cfg.Mode == ModeGRPC {
+		conn, err := dialGRPC(cfg)
+		if err != nil {
+			return nil, err
+		}
+		c.conn, c.grpc = conn, hookqv1.NewConsumerClient(conn)
 	}
 	c.expect.Store(cfg.Count)
 	return c, nil
@@ -122,9 +133,12 @@ func (c *consumer) runWorkers(ctx context.Context) *PhaseReport {
 	}()
 	var wg sync.WaitGroup
 	for range c.cfg.Concurrency {
-		if c.cfg.Mode == ModeSSE {
+		switch c.cfg.Mode {
+		case ModeSSE:
 			wg.Go(func() { c.sseWorker(ctx) })
-		} else {
+		case ModeGRPC:
+			wg.Go(func() { c.grpcWorker(ctx) })
+		default:
 			wg.Go(func() { c.restWorker(ctx) })
 		}
 	}
@@ -132,10 +146,13 @@ func (c *consumer) runWorkers(ctx context.Context) *PhaseReport {
 	close(watch)
 	closeIdle(c.client)
 	closeIdle(c.streams)
+	if c.conn != nil {
+		_ = c.conn.Close()
+	}
 	p := &PhaseReport{Name: "consume", URL: c.qurl, Settings: Settings{
 		Mode: c.cfg.Mode, Concurrency: c.cfg.Concurrency, Batch: c.cfg.Batch, Duration: c.cfg.Duration.String(), Warmup: c.cfg.Warmup.String(),
 	}}
-	if c.cfg.Mode == ModeSSE {
+	if c.cfg.Mode != ModeREST {
 		p.Settings.MaxInFlight = c.cfg.MaxInFlight
 	}
 	c.rec.report(p, c.clk.Now())
@@ -216,17 +233,17 @@ func (c *consumer) received(e *envelope, at time.Time) {
 	}
 }
 
-// settle acks ids in one batch settle call; the messages count as due at
-// due (their lease or receipt).
+// settle acks ids in one batch settle call (REST, or the Settle RPC in
+// grpc mode); the messages count as due at due (their lease or receipt).
 func (c *consumer) settle(ctx context.Context, qurl string, due time.Time, ids []string) {
-	var out struct {
-		Results []struct {
-			DeliveryID string `json:"deliveryId"`
-			Status     string `json:"status"`
-		} `json:"results"`
-	}
 	t2 := c.clk.Now()
-	err := call(ctx, c.client, http.MethodPost, qurl+"/settle", c.cfg.Token, map[string]any{"ack": ids}, &out)
+	var statuses []string
+	var err error
+	if c.cfg.Mode == ModeGRPC {
+		statuses, err = c.settleGRPC(ctx, ids)
+	} else {
+		statuses, err = c.settleREST(ctx, qurl, ids)
+	}
 	t3 := c.clk.Now()
 	if err != nil {
 		if ctx.Err() == nil {
@@ -237,17 +254,35 @@ func (c *consumer) settle(ctx context.Context, qurl string, due time.Time, ids [
 	}
 	c.rec.Latency(opSettle, t2, t3)
 	var ok int64
-	for _, r := range out.Results {
-		if r.Status == "ok" {
+	for _, st := range statuses {
+		if st == "ok" {
 			ok++
 		} else {
-			c.rec.Error(due, t3, "settle "+r.Status)
+			c.rec.Error(due, t3, "settle "+st)
 		}
 	}
 	c.rec.Messages(due, t3, ok)
 	if n, exp := c.settled.Add(ok), c.expect.Load(); exp > 0 && n >= exp {
 		c.reached()
 	}
+}
+
+// settleREST acks ids with POST …/settle and returns each item's status.
+func (c *consumer) settleREST(ctx context.Context, qurl string, ids []string) ([]string, error) {
+	var out struct {
+		Results []struct {
+			DeliveryID string `json:"deliveryId"`
+			Status     string `json:"status"`
+		} `json:"results"`
+	}
+	if err := call(ctx, c.client, http.MethodPost, qurl+"/settle", c.cfg.Token, map[string]any{"ack": ids}, &out); err != nil {
+		return nil, err
+	}
+	statuses := make([]string, len(out.Results))
+	for i, r := range out.Results {
+		statuses[i] = r.Status
+	}
+	return statuses, nil
 }
 
 // RunConsume consumes cfg.Queue until cfg.Warmup+cfg.Duration has passed,

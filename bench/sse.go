@@ -63,6 +63,15 @@ func (c *consumer) stream(ctx context.Context) error {
 	readErr := make(chan error, 1)
 	go func() { readErr <- c.readEvents(sctx, resp.Body, pending) }()
 
+	return c.settleStream(ctx, cancel, pending, readErr)
+}
+
+// settleStream settles what a stream's reader puts in pending, in batches
+// of up to cfg.Batch: whatever has arrived when the previous settle call
+// returns. On a stop it cancels the stream (cancel), waits for the reader
+// (readErr) and settles every delivery it read; when the reader ends first
+// it settles what is left and returns the reader's error.
+func (c *consumer) settleStream(ctx context.Context, cancel context.CancelFunc, pending <-chan delivery, readErr <-chan error) error {
 	batch := func(first delivery) []string {
 		ids := []string{first.id}
 		for len(ids) < c.cfg.Batch {

@@ -16,7 +16,7 @@ import (
 
 const benchUsage = `Usage:
   hookq bench ingest  [flags]   post signed webhooks to a node's /hooks/<source>
-  hookq bench consume [flags]   consume a queue: --mode rest (batch lease + settle) or sse
+  hookq bench consume [flags]   consume a queue: --mode rest (batch lease + settle), sse or grpc
   hookq bench e2e     [flags]   ingest and consume at once, with end-to-end latency
   hookq bench cluster [flags]   start a local 3-node cluster, ingest then consume,
                                 with each node's CPU time per message
@@ -115,10 +115,10 @@ func ingestFlags(fs *flag.FlagSet, c *bench.IngestConfig, secret bool) {
 // the number of workers (--concurrency in consume mode, --consumers where
 // --concurrency means ingest connections).
 func consumeFlags(fs *flag.FlagSet, c *bench.ConsumeConfig, workers string) {
-	fs.StringVar(&c.Mode, "mode", bench.ModeREST, "rest (batch lease + batch settle) | sse (stream + batch settle over REST) | grpc (not available yet)")
-	fs.IntVar(&c.Batch, "batch", 100, "rest: messages per lease; both: most deliveries per settle call")
-	fs.IntVar(&c.Concurrency, workers, 4, "consumer workers (rest) or streams (sse)")
-	fs.IntVar(&c.MaxInFlight, "max-in-flight", 100, "sse: maxInFlight of each stream")
+	fs.StringVar(&c.Mode, "mode", bench.ModeREST, "rest (batch lease + batch settle) | sse (stream + batch settle over REST) | grpc (Consume stream + batch Settle RPC)")
+	fs.IntVar(&c.Batch, "batch", 100, "rest: messages per lease; all modes: most deliveries per settle call")
+	fs.IntVar(&c.Concurrency, workers, 4, "consumer workers (rest) or streams (sse, grpc)")
+	fs.IntVar(&c.MaxInFlight, "max-in-flight", 100, "sse: maxInFlight of each stream; grpc: the credits of each stream")
 }
 
 // parseBench parses args into fs, then the environment (HOOKQ_<FLAG>),
@@ -177,6 +177,7 @@ func benchConsume(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	var out benchOutput
 	targetFlags(fs, &c.Target)
 	consumeFlags(fs, &c, "concurrency")
+	fs.StringVar(&c.GRPCAddr, "grpc-addr", "127.0.0.1:9090", "--mode grpc: the node's gRPC address (host:port)")
 	fs.DurationVar(&c.Duration, "duration", 10*time.Second, "measured time (the run may end sooner: --count, --drain)")
 	fs.DurationVar(&c.Warmup, "warmup", 0, "time before the measured part, not measured")
 	fs.Int64Var(&c.Count, "count", 0, "stop once this many messages are settled (0: no count)")
@@ -204,6 +205,7 @@ func benchE2E(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	targetFlags(fs, &c.Ingest.Target)
 	ingestFlags(fs, &c.Ingest, true)
 	consumeFlags(fs, &c.Consume, "consumers")
+	fs.StringVar(&c.Consume.GRPCAddr, "grpc-addr", "127.0.0.1:9090", "--mode grpc: the node's gRPC address (host:port)")
 	fs.DurationVar(&c.Drain, "drain-timeout", 0, "after ingest ends, how long consumers may take to settle what it sent (default max(--duration, 10s))")
 	fs.BoolVar(&setup, "setup", false, "first create (or replace) --queue and --source, verified as --provider, with the admin --token")
 	out.flags(fs)

@@ -157,11 +157,3 @@ func TestBenchIngestThenConsumeSettlesEverySentMessage(t *testing.T) {
 		checkDrained(t, url, sent)
 	})
 }
-
-func TestBenchGRPCModeIsNotAvailableYet(t *testing.T) {
-	var stdout, stderr bytes.Buffer
-	err := Run(context.Background(), []string{"bench", "consume", "--mode", "grpc", "--token", "x"}, &stdout, &stderr)
-	if err == nil || !strings.Contains(err.Error(), "not available until the gRPC API lands") {
-		t.Fatalf("err = %v", err)
-	}
-}
