@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/hookq/hookq/api"
+	"github.com/hookq/hookq/api/apitest"
 	"github.com/hookq/hookq/bench"
 	"github.com/hookq/hookq/broker/brokertest"
 )
@@ -90,9 +91,9 @@ func checkIngest(t *testing.T, p *bench.PhaseReport) int64 {
 
 // checkDrained checks that the queue holds exactly sent messages, every
 // one delivered once and acked.
-func checkDrained(t *testing.T, url string, sent int64) {
+func checkDrained(t *testing.T, url, token string, sent int64) {
 	t.Helper()
-	st, err := bench.GetQueueStats(context.Background(), bench.Target{URL: url, Token: benchAdmin, Queue: "bench"})
+	st, err := bench.GetQueueStats(context.Background(), bench.Target{URL: url, Token: token, Queue: "bench"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,9 +139,29 @@ func TestBenchIngestThenConsumeSettlesEverySentMessage(t *testing.T) {
 			if n := opCount(c, "settle"); n < 1 || n > c.Total() {
 				t.Fatalf("%d settle calls for %d messages", n, c.Total())
 			}
-			checkDrained(t, url, sent)
+			checkDrained(t, url, benchAdmin, sent)
 		})
 	}
+	// --mode grpc: Consume streams with credits, acked with the Settle RPC,
+	// against a node that serves the public gRPC API too.
+	t.Run("closed loop, grpc consumers", func(t *testing.T) {
+		n := apitest.Start(t)
+		common := []string{"--url", n.HTTPURL, "--token", n.AdminToken}
+		r, _ := runBenchOK(t, append([]string{"ingest", "--setup", "--size", "512", "--duration", "1s", "--warmup", "200ms",
+			"--provider", "standard", "--concurrency", "4"}, common...)...)
+		sent := checkIngest(t, phaseOf(t, r, "ingest"))
+		r, _ = runBenchOK(t, append([]string{"consume", "--count", strconv.FormatInt(sent, 10), "--duration", "60s",
+			"--mode", "grpc", "--grpc-addr", n.GRPCAddr, "--batch", "20", "--max-in-flight", "32", "--concurrency", "2"}, common...)...)
+		c := phaseOf(t, r, "consume")
+		if c.Total() != sent || c.Errors != 0 || c.WarmupErrors != 0 || c.Capped || c.Redelivered != 0 {
+			t.Fatalf("consumed %d of %d sent; errors %d (+%d warmup, %v), capped %v, redelivered %d",
+				c.Total(), sent, c.Errors, c.WarmupErrors, c.ErrorKinds, c.Capped, c.Redelivered)
+		}
+		if n := opCount(c, "settle"); n < 1 || n > c.Total() {
+			t.Fatalf("%d settle calls for %d messages", n, c.Total())
+		}
+		checkDrained(t, n.HTTPURL, n.AdminToken, sent)
+	})
 	t.Run("e2e", func(t *testing.T) {
 		url := benchNode(t)
 		r, _ := runBenchOK(t, "e2e", "--setup", "--url", url, "--token", benchAdmin, "--provider", "stripe",
@@ -154,6 +175,6 @@ func TestBenchIngestThenConsumeSettlesEverySentMessage(t *testing.T) {
 		if n := opCount(c, "end-to-end"); n != phaseOf(t, r, "ingest").Messages {
 			t.Fatalf("end-to-end samples %d, measured messages sent %d", n, phaseOf(t, r, "ingest").Messages)
 		}
-		checkDrained(t, url, sent)
+		checkDrained(t, url, benchAdmin, sent)
 	})
 }
