@@ -11,12 +11,16 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/hookq/hookq/broker"
 	"github.com/hookq/hookq/ingest"
 )
 
@@ -251,3 +255,47 @@ func nilIfEmpty(s string) any {
 func hmacRaw(key, msg string) []byte { return mac(sha256.New, []byte(key), msg) }
 
 func hmacHex(key, msg string) string { return hex.EncodeToString(hmacRaw(key, msg)) }
+
+// TestAsanaCaptureIsFirstWriteWins: two handshakes racing to hand a source
+// without secrets different X-Hook-Secrets must not both succeed: the one
+// committed first is the secret, the other is a conflict and changes
+// nothing. (A check on the node's copy followed by a plain source write
+// let both through, the last write winning, so a stranger's handshake
+// right after Asana's replaced the secret Asana had just been answered
+// with.)
+func TestAsanaCaptureIsFirstWriteWins(t *testing.T) {
+	e := newRaftEnv(t)
+	e.queue("q")
+	for i := range 10 {
+		name := fmt.Sprintf("asana%d", i)
+		e.source(name, ingest.SourceConfig{Queues: []string{"q"}, Verify: ingest.VerifyConfig{Type: "asana"}})
+		secrets := []string{"first-" + name, "second-" + name}
+		errs := make([]error, len(secrets))
+		var wg sync.WaitGroup
+		for j := range secrets {
+			wg.Go(func() { errs[j] = e.b.CaptureSourceSecret(context.Background(), name, secrets[j]) })
+		}
+		wg.Wait()
+		won := -1
+		for j, err := range errs {
+			switch {
+			case err == nil && won >= 0:
+				t.Fatalf("%s: both captures succeeded", name)
+			case err == nil:
+				won = j
+			case !errors.Is(err, broker.ErrSourceHasSecret):
+				t.Fatalf("%s: capture %d: %v, want a conflict", name, j, err)
+			}
+		}
+		if won < 0 {
+			t.Fatalf("%s: no capture succeeded: %v", name, errs)
+		}
+		src, err := e.b.Source(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(src.Verify.Secrets) != 1 || src.Verify.Secrets[0] != secrets[won] {
+			t.Fatalf("%s: stored secrets are not the one capture that succeeded", name)
+		}
+	}
+}
