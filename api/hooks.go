@@ -220,6 +220,13 @@ func firstForwarded(v string) string {
 // answer goes out only once it is committed.
 func (s *Server) answerHandshake(w http.ResponseWriter, r *http.Request, name string, rep *ingest.Reply) {
 	if rep.CaptureSecret != "" {
+		// Storing a secret is a source write made without a token: it is
+		// audited like the admin writes (never the secret itself).
+		rec := &auditRecord{who: "(handshake)", attrs: []any{"source", name}}
+		r = r.WithContext(context.WithValue(r.Context(), auditKey{}, rec))
+		sw := &statusWriter{ResponseWriter: w}
+		w = sw
+		defer func() { s.writeAudit(r, rec, "source.capture-secret", sw.code()) }()
 		c, ok := s.in.(SecretCapturer)
 		if !ok {
 			s.reject(w, r, name, "no_capture", fmt.Errorf("%w: this node cannot store a handshake secret: point the provider at a voter", errUnavailable))

@@ -7,12 +7,21 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/hookq/hookq/api"
+	"github.com/hookq/hookq/broker"
+	"github.com/hookq/hookq/broker/brokertest"
 	"github.com/hookq/hookq/ingest"
 	"github.com/hookq/hookq/ingest/ingesttest"
 )
@@ -206,3 +215,86 @@ func nilIfEmpty(s string) any {
 func hmacRaw(key, msg string) []byte { return mac(sha256.New, []byte(key), msg) }
 
 func hmacHex(key, msg string) string { return hex.EncodeToString(hmacRaw(key, msg)) }
+
+// TestAsanaCaptureIsFirstWriteWins: two handshakes racing to hand a source
+// without secrets different X-Hook-Secrets must not both succeed: the one
+// committed first is the secret, the other is a conflict and changes
+// nothing. (A check on the node's copy followed by a plain source write
+// let both through, the last write winning, so a stranger's handshake
+// right after Asana's replaced the secret Asana had just been answered
+// with.)
+func TestAsanaCaptureIsFirstWriteWins(t *testing.T) {
+	e := newRaftEnv(t)
+	e.queue("q")
+	for i := range 10 {
+		name := fmt.Sprintf("asana%d", i)
+		e.source(name, ingest.SourceConfig{Queues: []string{"q"}, Verify: ingest.VerifyConfig{Type: "asana"}})
+		secrets := []string{"first-" + name, "second-" + name}
+		errs := make([]error, len(secrets))
+		var wg sync.WaitGroup
+		for j := range secrets {
+			wg.Go(func() { errs[j] = e.b.CaptureSourceSecret(context.Background(), name, secrets[j]) })
+		}
+		wg.Wait()
+		won := -1
+		for j, err := range errs {
+			switch {
+			case err == nil && won >= 0:
+				t.Fatalf("%s: both captures succeeded", name)
+			case err == nil:
+				won = j
+			case !errors.Is(err, broker.ErrSourceHasSecret):
+				t.Fatalf("%s: capture %d: %v, want a conflict", name, j, err)
+			}
+		}
+		if won < 0 {
+			t.Fatalf("%s: no capture succeeded: %v", name, errs)
+		}
+		src, err := e.b.Source(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(src.Verify.Secrets) != 1 || src.Verify.Secrets[0] != secrets[won] {
+			t.Fatalf("%s: stored secrets are not the one capture that succeeded", name)
+		}
+	}
+}
+
+// TestAsanaCaptureIsAudited: the handshake that stores a source's secret
+// is a source write made without a token, so it leaves an audit line
+// (source, result) like every admin write, and the line holds no secret;
+// a refused capture is audited too.
+func TestAsanaCaptureIsAudited(t *testing.T) {
+	var logs syncBuffer
+	b := brokertest.MustOpen(t)
+	e := &env{t: t, b: b}
+	e.srv = httptest.NewUnstartedServer(nil)
+	e.api = api.New(api.Config{HTTPAddr: e.srv.Listener.Addr().String(), AdminToken: adminToken,
+		Logger: slog.New(slog.NewJSONHandler(&logs, nil))}, b)
+	e.srv.Config.Handler = e.api
+	e.srv.Start()
+	t.Cleanup(e.srv.Close)
+	e.queue("q")
+	e.source("asana", ingest.SourceConfig{Queues: []string{"q"}, Verify: ingest.VerifyConfig{Type: "asana"}})
+	if resp, out := e.do("POST", "/hooks/asana", "", nil, "X-Hook-Secret", "captured-secret-1"); resp.StatusCode != http.StatusOK {
+		t.Fatalf("handshake = %d %s", resp.StatusCode, out)
+	}
+	if strings.TrimSpace(logs.String()) == "" {
+		t.Fatal("the capture left no log line")
+	}
+	var audits []map[string]any
+	for _, l := range jsonLogLines(t, logs.String()) {
+		if strings.Contains(fmt.Sprint(l), "captured-secret-1") {
+			t.Errorf("log line holds the captured secret: %v", l)
+		}
+		if l["audit"] == true {
+			audits = append(audits, l)
+		}
+	}
+	if len(audits) != 1 {
+		t.Fatalf("%d audit lines for one captured secret: %v", len(audits), audits)
+	}
+	if a := audits[0]; a["action"] != "source.capture-secret" || a["source"] != "asana" || a["result"] != "ok" || a["status"] != "200" {
+		t.Errorf("capture audit %v", a)
+	}
+}

@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/hookq/hookq/ingest"
@@ -83,25 +82,21 @@ func (b *Broker) PutSource(ctx context.Context, name string, cfg ingest.SourceCo
 // source that has none yet (Asana's handshake hands the secret over; see
 // ingest.Reply.CaptureSecret). A source that already has secrets keeps
 // them: capturing one of them again is a no-op, any other is
-// ErrConflict. The check reads the node's current copy of the source; an
-// admin PUT committed between that read and this write is replaced.
+// ErrSourceHasSecret (a conflict). The state machine decides when it
+// applies the write, so of racing captures the first committed wins, and
+// the source's other settings are the ones committed, not this node's
+// copy.
 func (b *Broker) CaptureSourceSecret(ctx context.Context, name, secret string) error {
 	src, err := b.Source(name)
 	if err != nil {
 		return err
 	}
 	cfg := src.SourceConfig
-	if len(cfg.Verify.Secrets) > 0 {
-		if slices.Contains(cfg.Verify.Secrets, secret) {
-			return nil
-		}
-		return fmt.Errorf("%w: source %q already has a secret", ErrConflict, name)
-	}
 	cfg.Verify.Secrets = []string{secret}
 	if err := cfg.Normalize(); err != nil {
 		return fmt.Errorf("%w: %v", ErrBadRequest, err)
 	}
-	_, err = b.PutSource(ctx, name, cfg)
+	_, err = b.admin(ctx, &pb.Op{Kind: &pb.Op_PutSource{PutSource: &pb.PutSource{Name: name, Config: sourceRecord(cfg), CaptureSecret: true}}})
 	return err
 }
 

@@ -32,6 +32,7 @@ var (
 	ErrNotDeadLetter    = storage.ErrNotDeadLetter
 	ErrBadCursor        = storage.ErrBadCursor
 	ErrDeadLetterCycle  = storage.ErrDeadLetterCycle
+	ErrSourceHasSecret  = storage.ErrSourceHasSecret
 	ErrEntryFull        = storage.ErrEntryFull
 	// ErrSelectionTooLarge: a replay or redrive over its bounds; nothing
 	// changed.
@@ -117,6 +118,7 @@ var errorTable = []errorRow{
 	{ErrMethodNotAllowed, "", CodeMethodNotAllowed},
 	{ErrTokenExists, "token_exists", CodeConflict},
 	{ErrConflict, "", CodeConflict},
+	{ErrSourceHasSecret, "source_has_secret", CodeConflict},
 	{ErrTooLarge, "", CodePayloadTooLarge},
 	{ErrQueueFull, "queue_full", CodeQueueFull},
 	{ErrNotReady, "", CodeUnavailable},

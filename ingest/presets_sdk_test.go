@@ -156,3 +156,17 @@ func TestMailgunSDKValidatesOurSignature(t *testing.T) {
 		t.Fatalf("Verify: %+v, %v", res, err)
 	}
 }
+
+// TestTwilioUnsignedBodyIsRefused: a Twilio signature covers the body only
+// through the sorted form parameters or the URL's bodySHA256. A request
+// that is neither (a JSON body without bodySHA256) must not be accepted on
+// a MAC of the URL alone: otherwise twilio-go's signed form request,
+// replayed with its sorted parameters moved onto the end of the URL's
+// query, carries any body the sender likes.
+func TestTwilioUnsignedBodyIsRefused(t *testing.T) {
+	cfg := presetCfg(t, "twilio", twilioSDKToken)
+	forgedURL := twilioSDKURL + string(twilioSortedParams(twilioSDKParams))
+	h := hdr("Content-Type", "application/json", "X-Twilio-Signature", "vOEb5UThFn24KEfnOFLQY2AE5FY=")
+	res, err := Verify(cfg, Request{URL: forgedURL, Header: h, Body: []byte(`{"forged":true}`)}, testNow)
+	checkVerify(t, res, err, ErrSignatureInvalid, ReasonMismatch, Result{})
+}

@@ -318,7 +318,9 @@ func verifyTwilio(secrets []string, req Request) (checked, error) {
 
 // twilioParams is the signed suffix after the URL: the sorted form
 // parameters of a form POST, nothing otherwise. ok is false when the body
-// is not what the URL's bodySHA256 says, or the form does not parse.
+// is not what the URL's bodySHA256 says, or the form does not parse, or
+// the body is neither a form nor covered by bodySHA256: the signature
+// would then cover the URL alone, and the body would be unsigned.
 func twilioParams(req Request) (suffix []byte, ok bool) {
 	if u, err := url.Parse(req.URL); err == nil && u.Query().Has("bodySHA256") {
 		sum := sha256.Sum256(req.Body)
@@ -326,7 +328,7 @@ func twilioParams(req Request) (suffix []byte, ok bool) {
 		return nil, valid && string(want) == string(sum[:])
 	}
 	if req.Method != http.MethodPost || !isFormContentType(req.Header.Get("Content-Type")) {
-		return nil, true
+		return nil, len(req.Body) == 0
 	}
 	form, err := url.ParseQuery(string(req.Body))
 	if err != nil {

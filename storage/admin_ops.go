@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/cockroachdb/pebble/v2"
 	pb "github.com/hookq/hookq/proto/raftcmd"
@@ -109,9 +110,14 @@ func (t *Txn) DeleteQueue(op *pb.DeleteQueue) Result {
 }
 
 // PutSource creates or replaces a source; every queue it feeds must exist.
+// With CaptureSecret it only sets the secrets of an existing source that
+// has none (see captureSourceSecret).
 func (t *Txn) PutSource(op *pb.PutSource) Result {
 	if err := checkPutSource(op); err != nil {
 		return Result{Err: err}
+	}
+	if op.CaptureSecret {
+		return t.captureSourceSecret(op)
 	}
 	for _, q := range op.Config.Queues {
 		if _, ok := t.queue(q); !ok {
@@ -130,6 +136,34 @@ func (t *Txn) PutSource(op *pb.PutSource) Result {
 	}
 	t.set(cfgKey(pSourceCfg, op.Name), marshal(cfg))
 	return Result{Created: !exists}
+}
+
+// captureSourceSecret stores op.Config.Secrets as the secrets of source
+// op.Name if it has none, keeping every other stored setting. A source
+// that has secrets keeps them: capturing one of them again is a no-op, anything else is ErrSourceHasSecret. Deciding here, at apply
+// time, makes the first capture committed win.
+func (t *Txn) captureSourceSecret(op *pb.PutSource) Result {
+	if len(op.Config.Secrets) != 1 || op.Config.Secrets[0] == "" {
+		return Result{Err: invalid("capture without exactly one secret")}
+	}
+	cur := &pb.SourceConfig{}
+	exists, err := getProto(t.b, cfgKey(pSourceCfg, op.Name), cur)
+	if err != nil {
+		panic(err)
+	}
+	if !exists {
+		return Result{Err: ErrSourceNotFound}
+	}
+	secret := op.Config.Secrets[0]
+	if len(cur.Secrets) > 0 {
+		if slices.Contains(cur.Secrets, secret) {
+			return Result{}
+		}
+		return Result{Err: ErrSourceHasSecret}
+	}
+	cur.Secrets = []string{secret}
+	t.set(cfgKey(pSourceCfg, op.Name), marshal(cur))
+	return Result{}
 }
 
 // DeleteSource drops a source (its dedup entries expire on their own).

@@ -159,3 +159,42 @@ func TestNextAvailableIsEarliestPendingOrLeaseEnd(t *testing.T) {
 		t.Errorf("next available %d, want now+3s", at)
 	}
 }
+
+// TestCaptureSourceSecretKeepsTheCommittedSettings: a capture (Asana's
+// handshake) sets only the secret, on the settings committed when it
+// applies, not on the stale copy the proposer read; once a secret is
+// stored, the same secret again is a no-op and another one is refused.
+func TestCaptureSourceSecretKeepsTheCommittedSettings(t *testing.T) {
+	h := st.New(t)
+	h.PutQueue("a", st.Config("a", false))
+	h.PutQueue("b", st.Config("b", false))
+	var res storage.Result
+	put := func(op *pb.PutSource) storage.Result {
+		h.Apply(func(tx *storage.Txn) { res = tx.PutSource(op) })
+		return res
+	}
+	if r := put(&pb.PutSource{Name: "as", Config: &pb.SourceConfig{Queues: []string{"a"}, VerifyType: "asana"}}); r.Err != nil {
+		t.Fatal(r.Err)
+	}
+	// The operator moved the source to queue b after the proposer read it.
+	if r := put(&pb.PutSource{Name: "as", Config: &pb.SourceConfig{Queues: []string{"b"}, VerifyType: "asana"}}); r.Err != nil {
+		t.Fatal(r.Err)
+	}
+	stale := &pb.SourceConfig{Queues: []string{"a"}, VerifyType: "asana", Secrets: []string{"s1"}}
+	if r := put(&pb.PutSource{Name: "as", Config: stale, CaptureSecret: true}); r.Err != nil {
+		t.Fatal(r.Err)
+	}
+	src, err := h.Store.Source("as")
+	if err != nil || !sameStrings(src.Queues, []string{"b"}) || !sameStrings(src.Secrets, []string{"s1"}) {
+		t.Fatalf("after capture: queues %v, %d secrets, %v", src.GetQueues(), len(src.GetSecrets()), err)
+	}
+	if r := put(&pb.PutSource{Name: "as", Config: stale, CaptureSecret: true}); r.Err != nil {
+		t.Errorf("same secret again: %v", r.Err)
+	}
+	other := &pb.SourceConfig{Queues: []string{"b"}, VerifyType: "asana", Secrets: []string{"s2"}}
+	st.WantErr(t, "another secret", put(&pb.PutSource{Name: "as", Config: other, CaptureSecret: true}).Err, storage.ErrSourceHasSecret)
+	st.WantErr(t, "unknown source", put(&pb.PutSource{Name: "nope", Config: other, CaptureSecret: true}).Err, storage.ErrSourceNotFound)
+	if src, _ := h.Store.Source("as"); !sameStrings(src.Secrets, []string{"s1"}) {
+		t.Errorf("a refused capture changed the secret")
+	}
+}

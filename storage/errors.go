@@ -17,6 +17,7 @@ var (
 	ErrNotDeadLetter    = errors.New("storage: queue is not a dead-letter queue")
 	ErrBadCursor        = errors.New("storage: bad cursor")
 	ErrDeadLetterCycle  = errors.New("storage: dead-letter queues would form a cycle")
+	ErrSourceHasSecret  = errors.New("storage: source already has a secret")
 )
 
 // ErrInvalidOp answers an operation no valid proposer builds (a missing

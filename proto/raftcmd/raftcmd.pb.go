@@ -942,9 +942,15 @@ func (x *DeleteQueue) GetName() string {
 }
 
 type PutSource struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Config        *SourceConfig          `protobuf:"bytes,2,opt,name=config,proto3" json:"config,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Name   string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Config *SourceConfig          `protobuf:"bytes,2,opt,name=config,proto3" json:"config,omitempty"`
+	// capture_secret: Asana's handshake. config.secrets goes into the stored
+	// source only if it has no secret yet, keeping its other settings; the
+	// same secret already there is a no-op, another one is refused
+	// (storage.ErrSourceHasSecret). Checked at apply time, so the first
+	// capture committed wins.
+	CaptureSecret bool `protobuf:"varint,3,opt,name=capture_secret,json=captureSecret,proto3" json:"capture_secret,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -991,6 +997,13 @@ func (x *PutSource) GetConfig() *SourceConfig {
 		return x.Config
 	}
 	return nil
+}
+
+func (x *PutSource) GetCaptureSecret() bool {
+	if x != nil {
+		return x.CaptureSecret
+	}
+	return false
 }
 
 type DeleteSource struct {
@@ -2302,10 +2315,11 @@ const file_raftcmd_raftcmd_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x122\n" +
 	"\x06config\x18\x02 \x01(\v2\x1a.hookq.raftcmd.QueueConfigR\x06config\"!\n" +
 	"\vDeleteQueue\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\"T\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"{\n" +
 	"\tPutSource\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x123\n" +
-	"\x06config\x18\x02 \x01(\v2\x1b.hookq.raftcmd.SourceConfigR\x06config\"\"\n" +
+	"\x06config\x18\x02 \x01(\v2\x1b.hookq.raftcmd.SourceConfigR\x06config\x12%\n" +
+	"\x0ecapture_secret\x18\x03 \x01(\bR\rcaptureSecret\"\"\n" +
 	"\fDeleteSource\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"<\n" +
 	"\bPutToken\x120\n" +
