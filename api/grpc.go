@@ -20,6 +20,8 @@ import (
 	v1alphareflectiongrpc "google.golang.org/grpc/reflection/grpc_reflection_v1alpha"
 	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/tap"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
 )
 
 // Limits and settings of the public gRPC API (docs/API.md §11).
@@ -79,9 +81,11 @@ func (s *Server) RegisterGRPC(gs *grpc.Server) {
 	hookqv1.RegisterPublisherServer(gs, publisherService{s: s})
 	hookqv1.RegisterConsumerServer(gs, consumerService{s: s})
 	healthpb.RegisterHealthServer(gs, s.grpc.health)
-	refl := reflection.NewServerV1(reflection.ServerOptions{Services: publicServices{gs}})
-	v1reflectiongrpc.RegisterServerReflectionServer(gs, refl)
-	v1alphareflectiongrpc.RegisterServerReflectionServer(gs, reflection.NewServer(reflection.ServerOptions{Services: publicServices{gs}}))
+	files := &publicFiles{}
+	ropts := reflection.ServerOptions{Services: publicServices{gs}, DescriptorResolver: files}
+	v1reflectiongrpc.RegisterServerReflectionServer(gs, reflection.NewServerV1(ropts))
+	v1alphareflectiongrpc.RegisterServerReflectionServer(gs, reflection.NewServer(ropts))
+	files.fill(publicServices{gs}) // the reflection services are among them
 	last := s.updateHealth(healthpb.HealthCheckResponse_UNKNOWN)
 	go s.watchHealth(last)
 }
@@ -99,6 +103,49 @@ func (p publicServices) GetServiceInfo() map[string]grpc.ServiceInfo {
 		}
 	}
 	return out
+}
+
+// publicFiles resolves, for reflection, only the proto files of the public
+// services and the files they import: asked for a symbol or a file of the
+// node-to-node service, reflection answers NotFound.
+type publicFiles struct{ allowed map[string]bool }
+
+// fill allows the files of p's services (before the server serves).
+func (pf *publicFiles) fill(p publicServices) {
+	pf.allowed = map[string]bool{}
+	var add func(fd protoreflect.FileDescriptor)
+	add = func(fd protoreflect.FileDescriptor) {
+		if pf.allowed[fd.Path()] {
+			return
+		}
+		pf.allowed[fd.Path()] = true
+		for i := range fd.Imports().Len() {
+			add(fd.Imports().Get(i).FileDescriptor)
+		}
+	}
+	for name := range p.GetServiceInfo() {
+		if d, err := protoregistry.GlobalFiles.FindDescriptorByName(protoreflect.FullName(name)); err == nil {
+			add(d.ParentFile())
+		}
+	}
+}
+
+func (pf *publicFiles) FindFileByPath(path string) (protoreflect.FileDescriptor, error) {
+	if !pf.allowed[path] {
+		return nil, protoregistry.NotFound
+	}
+	return protoregistry.GlobalFiles.FindFileByPath(path)
+}
+
+func (pf *publicFiles) FindDescriptorByName(name protoreflect.FullName) (protoreflect.Descriptor, error) {
+	d, err := protoregistry.GlobalFiles.FindDescriptorByName(name)
+	if err != nil {
+		return nil, err
+	}
+	if !pf.allowed[d.ParentFile().Path()] {
+		return nil, protoregistry.NotFound
+	}
+	return d, nil
 }
 
 // watchHealth keeps the health service's status in step with readiness

@@ -118,6 +118,9 @@ func publishRequests(q string, msgs []publishMessage) ([]broker.EnqueueRequest, 
 		if len(m.eventID) > ingest.MaxEventIDLen || !utf8.ValidString(m.eventID) {
 			return nil, badRequest("messages[%d].eventId: valid UTF-8 of at most %d bytes", i, ingest.MaxEventIDLen)
 		}
+		if !headerValueOK(m.contentType) {
+			return nil, badRequest("messages[%d].contentType: control characters are not allowed (it is sent back as an HTTP Content-Type)", i)
+		}
 		if len(m.headers) > broker.MaxHeaders {
 			return nil, badRequest("messages[%d].headers: at most %d", i, broker.MaxHeaders)
 		}
@@ -143,6 +146,17 @@ func publishRequests(q string, msgs []publishMessage) ([]broker.EnqueueRequest, 
 		}
 	}
 	return reqs, nil
+}
+
+// headerValueOK reports whether v can be an HTTP header value as it is:
+// no control characters but tab (RFC 9110 field-value).
+func headerValueOK(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; (c < 0x20 && c != '\t') || c == 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 // publishDedupKey is the dedup key of a published event id: per queue,

@@ -3,6 +3,7 @@ package client
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -18,7 +19,8 @@ type RetryError struct {
 }
 
 // Retry returns an error that makes Consume nack the delivery with
-// redelivery after the given delay (at once when after ≤ 0). Wrap it to
+// redelivery after the given delay (at once when after ≤ 0; a delay over
+// the 12h hookq accepts is cut to 12h). Wrap it to
 // add context: fmt.Errorf("db busy: %w", client.Retry(time.Minute)).
 func Retry(after time.Duration) error { return &RetryError{After: after} }
 
@@ -56,6 +58,9 @@ func (e *RejectError) Error() string {
 // maxReason is the longest reason hookq records.
 const maxReason = 1024
 
+// maxNackDelay is the longest nack delay hookq accepts.
+const maxNackDelay = 12 * time.Hour
+
 // settleOf is the settlement a handler's result stands for.
 func settleOf(deliveryID string, err error) Settlement {
 	if err == nil {
@@ -68,7 +73,7 @@ func settleOf(deliveryID string, err error) Settlement {
 	n := NackItem{DeliveryID: deliveryID, Reason: clip(err.Error())}
 	var re *RetryError
 	if errors.As(err, &re) {
-		n.Delay = re.After
+		n.Delay = min(re.After, maxNackDelay)
 		if n.Delay <= 0 {
 			n.Delay = Immediately
 		}
@@ -76,8 +81,10 @@ func settleOf(deliveryID string, err error) Settlement {
 	return Settlement{Nacks: []NackItem{n}}
 }
 
-// clip cuts s to maxReason bytes on a rune boundary.
+// clip makes s valid UTF-8 (a gRPC string must be; an invalid byte
+// becomes U+FFFD) and cuts it to maxReason bytes on a rune boundary.
 func clip(s string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
 	if len(s) <= maxReason {
 		return s
 	}

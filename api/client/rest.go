@@ -80,11 +80,33 @@ func (c *Client) restPublish(ctx context.Context, queue string, msgs []Message) 
 	return resp.MessageIDs, nil
 }
 
+// encodePayload is b as a publish payload: text when it is valid UTF-8
+// and its JSON string is no longer than base64 would be, else base64 (a
+// body of characters JSON escapes as six bytes, NUL or '<', would
+// otherwise overrun the server's JSON body limit well within the body
+// bound).
 func encodePayload(b []byte) (payload, encoding string) {
-	if utf8.Valid(b) {
+	if utf8.Valid(b) && jsonStringLen(b) <= base64.StdEncoding.EncodedLen(len(b)) {
 		return string(b), "utf8"
 	}
 	return base64.StdEncoding.EncodeToString(b), "base64"
+}
+
+// jsonStringLen is the length of valid UTF-8 b as encoding/json writes it
+// in a string, quotes left out.
+func jsonStringLen(b []byte) int {
+	n := 0
+	for _, r := range string(b) {
+		switch {
+		case r == '"' || r == '\\' || r == '\n' || r == '\r' || r == '\t':
+			n += 2
+		case r < 0x20 || r == '<' || r == '>' || r == '&' || r == '\u2028' || r == '\u2029':
+			n += 6
+		default:
+			n += utf8.RuneLen(r)
+		}
+	}
+	return n
 }
 
 type restEnvelope struct {
