@@ -341,6 +341,10 @@ func (s *Server) grpcFailure(method string, err error) error {
 	if errors.Is(err, context.Canceled) {
 		return status.Error(codes.Canceled, err.Error())
 	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		// The caller's deadline passed: its own doing, not a fault here.
+		return status.Error(codes.DeadlineExceeded, err.Error())
+	}
 	if broker.Classify(err).GRPCCode == codes.Internal {
 		s.log.Error("grpc call failed", "method", method, "err", err)
 		return broker.PublicGRPCStatus(errors.New("internal error")).Err()
