@@ -78,6 +78,13 @@ func decodeJSON(r *http.Request, v any, optional bool) error {
 		}
 		return badRequest("reading body: %v", err)
 	}
+	return decodeStrict(body, v, optional)
+}
+
+// decodeStrict decodes one JSON object from body into v: unknown fields
+// and trailing data are refused; an empty body (or null) leaves v
+// unchanged when optional is true and is refused otherwise.
+func decodeStrict(body []byte, v any, optional bool) error {
 	if len(body) == 0 || string(body) == "null" {
 		if optional {
 			return nil

@@ -1,12 +1,10 @@
 package api
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -232,16 +230,5 @@ func (s *Server) decodeLargeJSON(w http.ResponseWriter, r *http.Request, v any, 
 		}
 		return badRequest("reading body: %v", err)
 	}
-	if len(raw) == 0 || string(raw) == "null" {
-		return badRequest("a JSON body is required")
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return badRequest("malformed JSON: %s", jsonErrorText(err))
-	}
-	if dec.More() {
-		return badRequest("malformed JSON: trailing data after the object")
-	}
-	return nil
+	return decodeStrict(raw, v, false)
 }

@@ -61,7 +61,7 @@ func BenchmarkApplyEnqueue1KiB(b *testing.B) {
 			b.SetBytes(int64(len(body)))
 			b.ReportAllocs()
 			b.ResetTimer()
-			cpu0 := processCPU()
+			cpu0 := st.ProcessCPU()
 			for i := 0; i < b.N; i += perEntry {
 				index++
 				r := f.Apply(&raft.Log{Index: index, Type: raft.LogCommand, Data: cmd(min(perEntry, b.N-i))})
@@ -69,7 +69,7 @@ func BenchmarkApplyEnqueue1KiB(b *testing.B) {
 					b.Fatal(res.Err)
 				}
 			}
-			reportCPU(b, cpu0)
+			st.ReportCPU(b, cpu0)
 		})
 	}
 }
@@ -98,8 +98,8 @@ func BenchmarkApplyLeaseAck(b *testing.B) {
 			leaseData := map[int][]byte{}
 			b.ReportAllocs()
 			b.ResetTimer()
-			cpu0 := processCPU()
-			defer reportCPU(b, cpu0)
+			cpu0 := st.ProcessCPU()
+			defer st.ReportCPU(b, cpu0)
 			for i := 0; i < b.N; i += perEntry {
 				n := min(perEntry, b.N-i)
 				if leaseData[n] == nil {
@@ -140,8 +140,8 @@ func BenchmarkCommandCodec(b *testing.B) {
 	}
 	b.SetBytes(64 * int64(len(body)))
 	b.ReportAllocs()
-	cpu0 := processCPU()
-	defer reportCPU(b, cpu0)
+	cpu0 := st.ProcessCPU()
+	defer st.ReportCPU(b, cpu0)
 	for b.Loop() {
 		data, err := proto.Marshal(cmd)
 		if err != nil {

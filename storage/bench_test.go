@@ -27,8 +27,8 @@ func BenchmarkSourceLookup(b *testing.B) {
 		t.PutSource(&pb.PutSource{Name: "gh", Config: &pb.SourceConfig{Queues: []string{"q"}, VerifyType: "none"}})
 	})
 	b.ReportAllocs()
-	cpu0 := processCPU()
-	defer reportCPU(b, cpu0)
+	cpu0 := st.ProcessCPU()
+	defer st.ReportCPU(b, cpu0)
 	for b.Loop() {
 		if _, err := h.Store.Source("gh"); err != nil {
 			b.Fatal(err)
@@ -60,8 +60,8 @@ func BenchmarkLeaseAckBatch(b *testing.B) {
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu0 := processCPU()
-	defer reportCPU(b, cpu0)
+	cpu0 := st.ProcessCPU()
+	defer st.ReportCPU(b, cpu0)
 	for i := 0; i < b.N; i += batch {
 		h.Advance(time.Millisecond)
 		if _, ok := h.Store.NextAvailable("q"); !ok {

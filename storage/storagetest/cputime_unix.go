@@ -1,6 +1,6 @@
 //go:build unix
 
-package storage_test
+package storagetest
 
 import (
 	"syscall"
@@ -8,9 +8,9 @@ import (
 	"time"
 )
 
-// processCPU is the CPU time this process has used (user + system), all
+// ProcessCPU is the CPU time this process has used (user + system), all
 // goroutines and Pebble's background work included.
-func processCPU() time.Duration {
+func ProcessCPU() time.Duration {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0
@@ -18,10 +18,10 @@ func processCPU() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// reportCPU reports the process CPU time per op since start as cpu-ns/op:
+// ReportCPU reports the process CPU time per op since start as cpu-ns/op:
 // on a shared machine it moves far less than the wall-clock ns/op.
-func reportCPU(b *testing.B, start time.Duration) {
-	if d := processCPU() - start; d > 0 && b.N > 0 {
+func ReportCPU(b *testing.B, start time.Duration) {
+	if d := ProcessCPU() - start; d > 0 && b.N > 0 {
 		b.ReportMetric(float64(d.Nanoseconds())/float64(b.N), "cpu-ns/op")
 	}
 }
