@@ -190,8 +190,10 @@ func storedHeaders(h http.Header) []broker.Header {
 // connection is TLS, or when a proxy in front says X-Forwarded-Proto:
 // https), the host (X-Forwarded-Host from such a proxy, else Host), and the
 // path and query as received. The forwarded headers only feed the
-// signature check, so a client that sets them gains nothing it could not
-// sign for without the secret.
+// signature check: a client that sets them cannot forge a signature, but
+// it can present a request that was signed for another host with the same
+// path and key (a replay, which the presets' timestamps bound where the
+// provider signs one; Twilio signs none).
 func requestURL(r *http.Request) string {
 	scheme := "http"
 	if r.TLS != nil {
