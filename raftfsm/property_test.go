@@ -1,7 +1,9 @@
 package raftfsm_test
 
 import (
+	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -121,7 +123,7 @@ func (h *propHarness) log(index uint64, now int64, ops []*pb.Op) *raft.Log {
 // with one op (mostly), one entry with several ops, or several entries.
 func (h *propHarness) step() {
 	rt := h.rt
-	switch rapid.IntRange(0, 9).Draw(rt, "shape") {
+	switch rapid.IntRange(0, 10).Draw(rt, "shape") {
 	case 0, 1:
 		d := rapid.SampledFrom([]int64{1, sec / 2, sec, 2 * sec, 5 * sec, 11 * sec, 61 * sec, -3 * sec}).Draw(rt, "advance")
 		h.clock += d // negative: a new leader whose clock is behind
@@ -146,8 +148,39 @@ func (h *propHarness) step() {
 			}
 		}
 		h.apply(entries)
+	case 10:
+		h.snapshotRestore()
 	}
 }
+
+// snapshotRestore streams the FSM's snapshot and restores it into the same
+// FSM, as a follower installing the leader's snapshot does: the store
+// reopens with its in-memory configs rebuilt and its scan hints dropped,
+// and every later result must still agree with the model.
+func (h *propHarness) snapshotRestore() {
+	rt := h.rt
+	snap, err := h.fsm.Snapshot()
+	if err != nil {
+		rt.Fatalf("snapshot: %v", err)
+	}
+	sink := &memSink{}
+	err = snap.Persist(sink)
+	snap.Release()
+	if err != nil {
+		rt.Fatalf("snapshot persist: %v", err)
+	}
+	if err := h.fsm.Restore(io.NopCloser(&sink.buf)); err != nil {
+		rt.Fatalf("restore: %v", err)
+	}
+}
+
+// memSink is a raft.SnapshotSink in memory.
+type memSink struct{ buf bytes.Buffer }
+
+func (m *memSink) Write(p []byte) (int, error) { return m.buf.Write(p) }
+func (m *memSink) Close() error                { return nil }
+func (m *memSink) ID() string                  { return "mem" }
+func (m *memSink) Cancel() error               { return nil }
 
 func (h *propHarness) drawOp() *pb.Op {
 	rt := h.rt

@@ -67,6 +67,23 @@ func decodeCfg(k, v []byte) (any, error) {
 
 // load replaces the whole copy with what r holds.
 func (c *configs) load(r pebble.Reader) error {
+	m, err := decodeCfgs(r)
+	if err != nil {
+		return err
+	}
+	c.set(m)
+	return nil
+}
+
+// set replaces the whole copy with m (from decodeCfgs).
+func (c *configs) set(m map[string]any) {
+	c.mu.Lock()
+	c.m = m
+	c.mu.Unlock()
+}
+
+// decodeCfgs decodes every config key r holds.
+func decodeCfgs(r pebble.Reader) (map[string]any, error) {
 	m := map[string]any{}
 	var err error
 	for _, p := range cfgPrefixes {
@@ -79,13 +96,10 @@ func (c *configs) load(r pebble.Reader) error {
 			return true
 		})
 		if err != nil {
-			return err
+			return nil, err
 		}
 	}
-	c.mu.Lock()
-	c.m = m
-	c.mu.Unlock()
-	return nil
+	return m, nil
 }
 
 // get returns the value of config key k, or nil.

@@ -118,14 +118,21 @@ func (s *Store) Restore(r io.Reader) error {
 		db.Close() // #nosec G104 -- cleanup of a failed restore: the sync error is the one to report
 		return fmt.Errorf("storage: restore sync: %w", err)
 	}
+	// Decode the configs before the swap: a snapshot whose configs do not
+	// decode is refused like one that does not read, and the store keeps
+	// its database and its copy of that database's configs.
+	cfgs, err := decodeCfgs(db)
+	if err != nil {
+		db.Close()        // #nosec G104 -- cleanup of a failed restore: the decode error is the one to report
+		s.removeAll(path) // #nosec G104 -- best effort: the next restore removes path before using it
+		return fmt.Errorf("storage: restore: %w", err)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	old, oldGen := s.db, s.gen
 	s.db, s.gen = db, gen
 	s.heads.reset()
-	if err := s.cfgs.load(db); err != nil {
-		return err
-	}
+	s.cfgs.set(cfgs)
 	if err := s.writeCurrent(); err != nil {
 		return err
 	}
