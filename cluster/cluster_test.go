@@ -81,6 +81,15 @@ func TestFollowerForwardsToLeader(t *testing.T) {
 	leader := brokertest.WaitClusterLeader(t, nodes, 10*time.Second)
 	f := brokertest.Followers(nodes, leader)[0]
 	ctx := context.Background()
+	// The follower must have heard from the new leader first (right after
+	// the election it may not know it yet, and then answers unavailable).
+	deadline := time.Now().Add(10 * time.Second)
+	for !f.Ready() {
+		if time.Now().After(deadline) {
+			t.Fatal("the follower never heard from the leader")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	mustQueue(t, leader.Broker, "q")
 	// A lease on a follower right after the queue was created elsewhere is
 	// decided by the leader, not refused on the follower's lagging state.
