@@ -83,9 +83,9 @@ func TestFollowerForwardsToLeader(t *testing.T) {
 	ctx := context.Background()
 	// The follower must have heard from the new leader first (right after
 	// the election it may not know it yet, and then answers unavailable).
-	deadline := time.Now().Add(10 * time.Second)
+	readyBy := time.Now().Add(10 * time.Second)
 	for !f.Ready() {
-		if time.Now().After(deadline) {
+		if time.Now().After(readyBy) {
 			t.Fatal("the follower never heard from the leader")
 		}
 		time.Sleep(20 * time.Millisecond)
