@@ -164,7 +164,20 @@ func (g *cliGlobals) httpClient(timeout time.Duration) (*http.Client, error) {
 		}
 		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 	}
-	return &http.Client{Transport: tr, Timeout: timeout}, nil
+	// No redirects: the API answers none of its own, and the router's
+	// (a name of . or .. cleaned out of the path) would lead a command to
+	// another endpoint, a DELETE turned into a GET of a listing.
+	noRedirect := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &http.Client{Transport: tr, Timeout: timeout, CheckRedirect: noRedirect}, nil
+}
+
+// redactURL is u with the password of its user info, if any, hidden.
+func redactURL(u string) string {
+	p, err := url.Parse(u)
+	if err != nil {
+		return u
+	}
+	return p.Redacted()
 }
 
 func (g *cliGlobals) api() (*cliAPI, error) {
@@ -217,7 +230,7 @@ func (c *cliAPI) raw(ctx context.Context, method, path string, in any) ([]byte, 
 	}
 	resp, err := c.http.Do(req) // #nosec G704 -- the user's --url, see above
 	if err != nil {
-		return nil, 0, fmt.Errorf("%s %s: %w", method, c.base+path, err)
+		return nil, 0, fmt.Errorf("%s %s: %w", method, redactURL(c.base+path), err)
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
@@ -239,6 +252,9 @@ func errorOf(status int, raw []byte) *apiError {
 		} `json:"error"`
 	}
 	if err := json.Unmarshal(raw, &eb); err != nil || eb.Error.Code == "" {
+		if status >= 300 && status < 400 {
+			return &apiError{Status: status, Code: "redirect", Message: "the server answered with a redirect, which hookq does not follow (is a name . or ..?)"}
+		}
 		return &apiError{Status: status, Code: strings.ReplaceAll(strings.ToLower(http.StatusText(status)), " ", "_"), Message: strings.TrimSpace(string(raw))}
 	}
 	return &apiError{Status: status, Code: eb.Error.Code, Message: eb.Error.Message}

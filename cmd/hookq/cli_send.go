@@ -79,12 +79,12 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	resp, err := hc.Do(req) // #nosec G704 -- the user's --url, see above
 	if err != nil {
-		return fmt.Errorf("POST %s: %w", u, err)
+		return fmt.Errorf("POST %s: %w", redactURL(u), err)
 	}
 	defer resp.Body.Close()
 	answer, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
-		return fmt.Errorf("POST %s: reading the answer: %w", u, err)
+		return fmt.Errorf("POST %s: reading the answer: %w", redactURL(u), err)
 	}
 	if resp.StatusCode >= 300 {
 		return errorOf(resp.StatusCode, answer)
