@@ -183,7 +183,7 @@ func redactURL(u string) string {
 func (g *cliGlobals) api() (*cliAPI, error) {
 	u, err := url.Parse(g.url)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("--url %q: want http://host:port or https://host:port", g.url)
+		return nil, usagef("--url %q: want http://host:port or https://host:port", g.url)
 	}
 	hc, err := g.httpClient(60 * time.Second)
 	if err != nil {
@@ -316,7 +316,7 @@ func ptr(s *string) string {
 }
 
 // errNeedYes refuses a destructive command without --yes.
-var errNeedYes = errors.New("this removes messages: add --yes to go ahead")
+var errNeedYes = usageError{errors.New("this removes messages: add --yes to go ahead")}
 
 // pathEscape escapes one path segment (names are URL-safe already; ids
 // from users may not be).

@@ -51,3 +51,39 @@ func TestCLIErrorsRedactURLCredentials(t *testing.T) {
 		t.Fatalf("the password of --url is in the output: %s", all)
 	}
 }
+
+// A command line refused after its flags parsed (a missing or
+// conflicting flag, an unknown subcommand, purge without --yes) is bad
+// usage: exit 2, not the exit 1 of a failed API call; -h exits 0 on
+// every command, completion included.
+func TestCLIBadUsageExits2(t *testing.T) {
+	n := apitest.Start(t)
+	n.Queue(t, "q", nil)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		args []string
+		want int
+	}{
+		{[]string{"queue", "frob"}, 2},
+		{[]string{"send", "demo"}, 2},
+		{[]string{"send", "demo", "--data", "{}", "--file", "x"}, 2},
+		{[]string{"send", "demo", "--data", "{}", "--header", "nokv"}, 2},
+		{[]string{"tail", "q", "--ack", "--nack"}, 2},
+		{[]string{"tail", "q", "--n", "-1"}, 2},
+		{[]string{"tail", "q", "--ack", "--via", "carrier-pigeon"}, 2},
+		{[]string{"source", "put", "s", "--queue", "q"}, 2},
+		{[]string{"purge", "q"}, 2},
+		{[]string{"queue", "list", "--url", "ftp://x"}, 2},
+		{[]string{"completion", "-h"}, 0},
+		{[]string{"completion", "fish"}, 2},
+	} {
+		var stdout, stderr bytes.Buffer
+		err := Run(ctx, append(tc.args, "--url", n.HTTPURL, "--token", n.AdminToken), &stdout, &stderr)
+		if tc.args[len(tc.args)-1] == "ftp://x" {
+			err = Run(ctx, tc.args, &stdout, &stderr)
+		}
+		if got := exitCode(err); got != tc.want {
+			t.Errorf("%q: err %v, exit %d, want %d", tc.args, err, got, tc.want)
+		}
+	}
+}

@@ -65,10 +65,10 @@ func runTail(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 	}
 	if modes > 1 {
-		return errors.New("tail: give one of --ack, --nack, --peek")
+		return usagef("tail: give one of --ack, --nack, --peek")
 	}
 	if *n < 0 {
-		return errors.New("tail: --n must be 0 or more")
+		return usagef("tail: --n must be 0 or more")
 	}
 	c, err := g.api()
 	if err != nil {
@@ -91,7 +91,7 @@ func runTail(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	case "grpc":
 		return t.grpc(ctx, *grpcAddr, *vis)
 	}
-	return fmt.Errorf("tail: --via %q: want sse or grpc", *via)
+	return usagef("tail: --via %q: want sse or grpc", *via)
 }
 
 // done says whether n messages were printed.
