@@ -285,7 +285,11 @@ func (g *cliGlobals) table(header []string, rows [][]string) error {
 	tw := tabwriter.NewWriter(g.out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, strings.Join(header, "\t"))
 	for _, r := range rows {
-		fmt.Fprintln(tw, strings.Join(r, "\t"))
+		cells := make([]string, len(r))
+		for i, c := range r {
+			cells[i] = cell(c)
+		}
+		fmt.Fprintln(tw, strings.Join(cells, "\t"))
 	}
 	return tw.Flush()
 }
@@ -294,9 +298,15 @@ func (g *cliGlobals) table(header []string, rows [][]string) error {
 func (g *cliGlobals) fields(kv ...string) error {
 	tw := tabwriter.NewWriter(g.out, 0, 4, 1, ' ', 0)
 	for i := 0; i+1 < len(kv); i += 2 {
-		fmt.Fprintf(tw, "%s:\t%s\n", kv[i], kv[i+1])
+		fmt.Fprintf(tw, "%s:\t%s\n", kv[i], cell(kv[i+1]))
 	}
 	return tw.Flush()
+}
+
+// cell is s for one table cell or field: printable, and on one line in
+// its column (a tab or newline would break the alignment).
+func cell(s string) string {
+	return strings.NewReplacer("\t", `\t`, "\n", `\n`, "\r", `\r`).Replace(printable(s))
 }
 
 // orDash is s, or "-" when empty.

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -85,5 +86,49 @@ func TestCLIBadUsageExits2(t *testing.T) {
 		if got := exitCode(err); got != tc.want {
 			t.Errorf("%q: err %v, exit %d, want %d", tc.args, err, got, tc.want)
 		}
+	}
+}
+
+// Whoever can post to a source writes the body and headers that tail and
+// message get print for a person: control characters (an escape sequence
+// that retitles the terminal, writes the clipboard or hides text) are
+// shown escaped, not sent to the terminal. --json keeps the bytes (JSON
+// escapes them).
+func TestCLIPrintsNoTerminalControlsFromAWebhook(t *testing.T) {
+	n := apitest.Start(t)
+	n.Queue(t, "inbox", nil)
+	ctx := context.Background()
+	run := func(args ...string) string {
+		t.Helper()
+		var stdout, stderr bytes.Buffer
+		if err := Run(ctx, append(args, "--url", n.HTTPURL, "--token", n.AdminToken), &stdout, &stderr); err != nil {
+			t.Fatalf("%q: %v\n%s", args, err, stderr.String())
+		}
+		return stdout.String()
+	}
+	run("source", "put", "open", "--queue", "inbox", "--verify", "none")
+	hostile := "hello \x1b]52;c;ZXZpbA==\x07\x1b[8mhidden\x1b[0m \u009b31m done"
+	run("send", "open", "--data", hostile, "--content-type", "text/plain")
+	var list struct {
+		Messages []struct {
+			MessageID string `json:"messageId"`
+		} `json:"messages"`
+	}
+	if err := json.Unmarshal([]byte(run("messages", "inbox", "--json")), &list); err != nil || len(list.Messages) != 1 {
+		t.Fatalf("messages --json: %v %+v", err, list)
+	}
+	for _, out := range []string{
+		run("message", "get", "inbox", list.Messages[0].MessageID),
+		run("tail", "inbox", "--peek", "--n", "1"),
+	} {
+		if strings.ContainsAny(out, "\x1b\x07\u009b") {
+			t.Errorf("a control character reached the terminal: %q", out)
+		}
+		if !strings.Contains(out, `hello \x1b]52;c;ZXZpbA==\x07\x1b[8mhidden`) {
+			t.Errorf("the body is not shown escaped: %q", out)
+		}
+	}
+	if out := run("message", "get", "inbox", list.Messages[0].MessageID, "--json"); !strings.Contains(out, `\u001b]52`) {
+		t.Errorf("--json lost the body's bytes: %s", out)
 	}
 }

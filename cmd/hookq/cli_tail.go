@@ -120,7 +120,7 @@ func (t *tailer) print(env tailEnvelope, raw []byte) error {
 	if id := str("replayOf"); id != "" {
 		line += "  replay of " + id
 	}
-	fmt.Fprintf(t.g.out, "%s  %s (%s)\n", line, env.ContentType, t.action)
+	fmt.Fprintf(t.g.out, "%s\n", cell(fmt.Sprintf("%s  %s (%s)", line, env.ContentType, t.action)))
 	switch h := m["headers"].(type) {
 	case map[string]string:
 		printHeaders(t.g.out, h)
