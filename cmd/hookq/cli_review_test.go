@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -130,5 +131,37 @@ func TestCLIPrintsNoTerminalControlsFromAWebhook(t *testing.T) {
 	}
 	if out := run("message", "get", "inbox", list.Messages[0].MessageID, "--json"); !strings.Contains(out, `\u001b]52`) {
 		t.Errorf("--json lost the body's bytes: %s", out)
+	}
+}
+
+// tail --ack --n N over the SSE stream leases no message past the N-th:
+// it closes the stream before it settles the last one, so no credit comes
+// free for the server to fill with a lease that would sit out its
+// visibility timeout unseen.
+func TestTailAckNLeavesNoExtraLease(t *testing.T) {
+	n := apitest.Start(t)
+	n.Queue(t, "inbox", nil)
+	ctx := context.Background()
+	run := func(args ...string) string {
+		t.Helper()
+		var stdout, stderr bytes.Buffer
+		if err := Run(ctx, append(args, "--url", n.HTTPURL, "--token", n.AdminToken), &stdout, &stderr); err != nil {
+			t.Fatalf("%q: %v\n%s", args, err, stderr.String())
+		}
+		return stdout.String()
+	}
+	run("source", "put", "open", "--queue", "inbox", "--verify", "none")
+	for i := range 4 {
+		run("send", "open", "--data", fmt.Sprintf(`{"n":%d}`, i))
+	}
+	for round := range 2 {
+		run("tail", "inbox", "--ack", "--n", "1")
+		var q queueJSON
+		if err := json.Unmarshal([]byte(run("queue", "get", "inbox", "--json")), &q); err != nil {
+			t.Fatal(err)
+		}
+		if q.Stats.Inflight != 0 || q.Stats.Acked != int64(round+1) || q.Stats.Ready != int64(3-round) {
+			t.Fatalf("after tail --ack --n 1 (round %d): %+v, want 0 in flight, %d acked, %d ready", round, q.Stats, round+1, 3-round)
+		}
 	}
 }
