@@ -165,3 +165,29 @@ func TestTailAckNLeavesNoExtraLease(t *testing.T) {
 		}
 	}
 }
+
+// tail --via grpc dials the gRPC address GET /v1/cluster records only when
+// the --url's host can reach it: a wildcard listen address takes the
+// --url's host; a loopback one seen through a remote --url is refused
+// (dialing it would send the token to a process on this machine, maybe
+// another hookq node, and tail the wrong queue).
+func TestGRPCTargetIsReachableFromTheURLHost(t *testing.T) {
+	for _, tc := range []struct {
+		urlHost, reported, want string
+		wantErr                 bool
+	}{
+		{"127.0.0.1:8080", "127.0.0.1:9090", "127.0.0.1:9090", false},
+		{"localhost:8080", "127.0.0.1:9090", "127.0.0.1:9090", false},
+		{"10.0.0.5:8080", "10.0.0.5:9090", "10.0.0.5:9090", false},
+		{"hookq.example.com", "0.0.0.0:9090", "hookq.example.com:9090", false},
+		{"[2001:db8::1]:8080", "[::]:9090", "[2001:db8::1]:9090", false},
+		{"hookq.example.com:443", ":9090", "hookq.example.com:9090", false},
+		{"hookq.example.com:443", "127.0.0.1:9090", "", true},
+		{"10.0.0.5:8080", "[::1]:9090", "", true},
+	} {
+		got, err := grpcTarget(tc.urlHost, tc.reported)
+		if (err != nil) != tc.wantErr || got != tc.want {
+			t.Errorf("grpcTarget(%q, %q) = %q, %v; want %q (error %v)", tc.urlHost, tc.reported, got, err, tc.want, tc.wantErr)
+		}
+	}
+}

@@ -378,7 +378,7 @@ func (t *tailer) grpcAddr(ctx context.Context) (string, error) {
 	leader := ""
 	for _, n := range v.Nodes {
 		if n.GRPCAddr != "" && sameHostPort(n.HTTPAddr, host) {
-			return n.GRPCAddr, nil
+			return grpcTarget(host, n.GRPCAddr)
 		}
 		if n.ID == v.Leader {
 			leader = n.GRPCAddr
@@ -387,7 +387,30 @@ func (t *tailer) grpcAddr(ctx context.Context) (string, error) {
 	if leader == "" {
 		return "", errors.New("no gRPC address in GET /v1/cluster: give --grpc host:port")
 	}
-	return leader, nil
+	return grpcTarget(host, leader)
+}
+
+// grpcTarget is the address to dial for a gRPC address a node reported,
+// seen through --url's host: a wildcard listen address (0.0.0.0, ::, none)
+// takes --url's host name; a loopback one is only dialed when --url is on
+// loopback too, else it would reach a process of this machine instead.
+func grpcTarget(urlHost, reported string) (string, error) {
+	h, port, err := net.SplitHostPort(reported)
+	if err != nil {
+		return "", fmt.Errorf("gRPC address %q in GET /v1/cluster: %w; give --grpc host:port", reported, err)
+	}
+	uh := urlHost
+	if hh, _, err := net.SplitHostPort(urlHost); err == nil {
+		uh = hh
+	}
+	uh = strings.Trim(uh, "[]")
+	if ip := net.ParseIP(h); h == "" || (ip != nil && ip.IsUnspecified()) {
+		return net.JoinHostPort(uh, port), nil
+	}
+	if isLoopback(h) && !isLoopback(uh) {
+		return "", fmt.Errorf("the node's gRPC address %s is on its loopback, out of reach from %s: give --grpc host:port", reported, uh)
+	}
+	return reported, nil
 }
 
 func sameHostPort(a, b string) bool {
