@@ -287,6 +287,14 @@ func TestResponsesMatchTheOpenAPIDocument(t *testing.T) {
 	o.call("POST", "/hooks/shop", "", `{}`, 401, "X-Webhook-Token", "wrong")
 	o.call("POST", "/hooks/nope", "", `{}`, 404)
 	o.call("GET", "/hooks/shop", "", nil, 405)
+	o.call("POST", "/hooks/shop", "", strings.Repeat("x", 2<<20), 413, "X-Webhook-Token", "s3cret")
+
+	// The source's refusals and its test webhook.
+	o.call("GET", "/v1/sources/shop/rejections", tok, nil, 200)
+	o.call("GET", "/v1/sources/missing/rejections", tok, nil, 404)
+	o.call("POST", "/v1/sources/shop/test", tok, nil, 202)
+	o.call("POST", "/v1/sources/missing/test", tok, nil, 404)
+	o.call("POST", "/v1/sources/shop/test", "", nil, 401)
 
 	// next, with its meta, then each delivery action.
 	resp, _ := o.call("GET", "/v1/queues/orders/next", tok, nil, 200)
@@ -333,6 +341,9 @@ func TestResponsesMatchTheOpenAPIDocument(t *testing.T) {
 		{"payload": `{"p":1}`, "contentType": "application/json", "eventId": "p-1"}, {"payload": "/wA=", "encoding": "base64"},
 	}}, 200)
 	o.call("GET", "/v1/queues/orders/messages/0000000000000000", tok, nil, 404)
+	o.call("POST", "/v1/queues/orders/publish", tok, map[string]any{"messages": []map[string]any{{"payload": "!!", "encoding": "base64"}}}, 400)
+	o.call("POST", "/v1/queues/orders/publish", tok, `{"messages":[],"extra":1}`, 400)
+	o.call("POST", "/v1/queues/missing/publish", tok, map[string]any{"messages": []map[string]any{{"payload": "x"}}}, 404)
 
 	// Replay, redrive, purge.
 	o.call("POST", "/v1/queues/orders/replay", tok, map[string]any{"messageIds": []string{first}}, 200)

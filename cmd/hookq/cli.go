@@ -164,13 +164,26 @@ func (g *cliGlobals) httpClient(timeout time.Duration) (*http.Client, error) {
 		}
 		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 	}
-	return &http.Client{Transport: tr, Timeout: timeout}, nil
+	// No redirects: the API answers none of its own, and the router's
+	// (a name of . or .. cleaned out of the path) would lead a command to
+	// another endpoint, a DELETE turned into a GET of a listing.
+	noRedirect := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &http.Client{Transport: tr, Timeout: timeout, CheckRedirect: noRedirect}, nil
+}
+
+// redactURL is u with the password of its user info, if any, hidden.
+func redactURL(u string) string {
+	p, err := url.Parse(u)
+	if err != nil {
+		return u
+	}
+	return p.Redacted()
 }
 
 func (g *cliGlobals) api() (*cliAPI, error) {
 	u, err := url.Parse(g.url)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("--url %q: want http://host:port or https://host:port", g.url)
+		return nil, usagef("--url %q: want http://host:port or https://host:port", g.url)
 	}
 	hc, err := g.httpClient(60 * time.Second)
 	if err != nil {
@@ -217,7 +230,7 @@ func (c *cliAPI) raw(ctx context.Context, method, path string, in any) ([]byte, 
 	}
 	resp, err := c.http.Do(req) // #nosec G704 -- the user's --url, see above
 	if err != nil {
-		return nil, 0, fmt.Errorf("%s %s: %w", method, c.base+path, err)
+		return nil, 0, fmt.Errorf("%s %s: %w", method, redactURL(c.base+path), err)
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
@@ -239,6 +252,9 @@ func errorOf(status int, raw []byte) *apiError {
 		} `json:"error"`
 	}
 	if err := json.Unmarshal(raw, &eb); err != nil || eb.Error.Code == "" {
+		if status >= 300 && status < 400 {
+			return &apiError{Status: status, Code: "redirect", Message: "the server answered with a redirect, which hookq does not follow (is a name . or ..?)"}
+		}
 		return &apiError{Status: status, Code: strings.ReplaceAll(strings.ToLower(http.StatusText(status)), " ", "_"), Message: strings.TrimSpace(string(raw))}
 	}
 	return &apiError{Status: status, Code: eb.Error.Code, Message: eb.Error.Message}
@@ -269,7 +285,11 @@ func (g *cliGlobals) table(header []string, rows [][]string) error {
 	tw := tabwriter.NewWriter(g.out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, strings.Join(header, "\t"))
 	for _, r := range rows {
-		fmt.Fprintln(tw, strings.Join(r, "\t"))
+		cells := make([]string, len(r))
+		for i, c := range r {
+			cells[i] = cell(c)
+		}
+		fmt.Fprintln(tw, strings.Join(cells, "\t"))
 	}
 	return tw.Flush()
 }
@@ -278,9 +298,15 @@ func (g *cliGlobals) table(header []string, rows [][]string) error {
 func (g *cliGlobals) fields(kv ...string) error {
 	tw := tabwriter.NewWriter(g.out, 0, 4, 1, ' ', 0)
 	for i := 0; i+1 < len(kv); i += 2 {
-		fmt.Fprintf(tw, "%s:\t%s\n", kv[i], kv[i+1])
+		fmt.Fprintf(tw, "%s:\t%s\n", kv[i], cell(kv[i+1]))
 	}
 	return tw.Flush()
+}
+
+// cell is s for one table cell or field: printable, and on one line in
+// its column (a tab or newline would break the alignment).
+func cell(s string) string {
+	return strings.NewReplacer("\t", `\t`, "\n", `\n`, "\r", `\r`).Replace(printable(s))
 }
 
 // orDash is s, or "-" when empty.
@@ -300,7 +326,7 @@ func ptr(s *string) string {
 }
 
 // errNeedYes refuses a destructive command without --yes.
-var errNeedYes = errors.New("this removes messages: add --yes to go ahead")
+var errNeedYes = usageError{errors.New("this removes messages: add --yes to go ahead")}
 
 // pathEscape escapes one path segment (names are URL-safe already; ids
 // from users may not be).

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -73,7 +72,7 @@ func subcommand(cmd string, subs, args []string, stderr io.Writer) (string, []st
 		}
 	}
 	usage()
-	return "", nil, fmt.Errorf("%s: unknown subcommand %q", cmd, args[0])
+	return "", nil, usagef("%s: unknown subcommand %q", cmd, args[0])
 }
 
 func queuePut(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -317,7 +316,7 @@ func sourcePut(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	if *verify == "" {
-		return errors.New("source put: --verify is required (--verify none accepts every request)")
+		return usagef("source put: --verify is required (--verify none accepts every request)")
 	}
 	v := map[string]any{"type": *verify}
 	if len(secrets) > 0 {

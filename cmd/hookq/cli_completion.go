@@ -1,6 +1,7 @@
 package main
 
 import (
+	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -27,9 +28,13 @@ const cliGlobalFlags = "--url --token --json --ca -h"
 
 func runCompletion(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || (args[0] != "bash" && args[0] != "zsh") {
+		help := len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help")
 		fmt.Fprint(stderr, "Usage: hookq completion bash|zsh\n\n"+
 			"  source <(hookq completion bash)     # bash, e.g. in ~/.bashrc\n"+
 			"  source <(hookq completion zsh)      # zsh, e.g. in ~/.zshrc\n")
+		if help {
+			return flag.ErrHelp
+		}
 		return errUsage
 	}
 	var cmds []string

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode"
 )
 
 // messageJSON is a message record of GET /v1/queues/{q}/messages[/{id}].
@@ -161,7 +162,7 @@ func printHeaders(w io.Writer, h map[string]string) {
 	sort.Strings(names)
 	fmt.Fprintln(w, "headers:")
 	for _, k := range names {
-		fmt.Fprintf(w, "  %s: %s\n", k, h[k])
+		fmt.Fprintf(w, "  %s: %s\n", printable(k), printable(h[k]))
 	}
 }
 
@@ -181,9 +182,30 @@ func printBody(w io.Writer, payload, encoding string) error {
 	if json.Indent(&buf, bytes.TrimSpace(body), "", "  ") == nil {
 		body = buf.Bytes()
 	}
-	_, err := fmt.Fprintf(w, "%s\n", strings.TrimRight(string(body), "\n"))
+	_, err := fmt.Fprintf(w, "%s\n", printable(strings.TrimRight(string(body), "\n")))
 	return err
 }
+
+// printable is s for a terminal: a control character other than newline
+// and tab (C0, DEL, C1), which a webhook's sender chose and which could
+// drive the terminal (retitle it, write the clipboard, hide text), is
+// written as \xNN or \uNNNN instead.
+func printable(s string) string { return controlEscaper.Replace(s) }
+
+var controlEscaper = func() *strings.Replacer {
+	var pairs []string
+	for r := rune(0); r <= 0x9f; r++ {
+		if r == '\n' || r == '\t' || !unicode.IsControl(r) {
+			continue
+		}
+		esc := fmt.Sprintf("\\x%02x", r)
+		if r >= 0x80 {
+			esc = fmt.Sprintf("\\u%04x", r)
+		}
+		pairs = append(pairs, string(r), esc)
+	}
+	return strings.NewReplacer(pairs...)
+}()
 
 func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs, g := newCLIFlags("replay", "replay QUEUE (MESSAGE-ID… | [--since T] [--until T])\n\nEnqueues new copies of messages the queue still holds (acked ones within retention too).\nWith neither ids nor times, every message of the queue.", stderr)

@@ -44,9 +44,16 @@ func (c *cliRun) json(v any, args ...string) {
 // stderr, exactly once.
 func (c *cliRun) fails(want string, args ...string) string {
 	c.t.Helper()
-	stdout, stderr, code := runBinary(c.t, c.env, args...)
-	if code != 1 || strings.Count(stderr, want) != 1 {
-		c.t.Fatalf("hookq %s: exit %d, want 1 with %q once on stderr\nstdout: %s\nstderr: %s", strings.Join(args, " "), code, want, stdout, stderr)
+	return c.exits(1, want, args...)
+}
+
+// exits runs hookq with args and wants exit code, with want once on
+// stderr (2: a command line refused).
+func (c *cliRun) exits(code int, want string, args ...string) string {
+	c.t.Helper()
+	stdout, stderr, got := runBinary(c.t, c.env, args...)
+	if got != code || strings.Count(stderr, want) != 1 {
+		c.t.Fatalf("hookq %s: exit %d, want %d with %q once on stderr\nstdout: %s\nstderr: %s", strings.Join(args, " "), got, code, want, stdout, stderr)
 	}
 	return stderr
 }
@@ -194,11 +201,12 @@ func TestCLISessionAgainstADevNode(t *testing.T) {
 		t.Fatalf("cluster status table:\n%s", out)
 	}
 
-	// Errors print the API's code and message; destructive commands ask
-	// for --yes; unknown names are 404.
+	// Errors print the API's code and message; unknown names are 404.
+	// Destructive commands ask for --yes: a missing or required flag is a
+	// command line refused, exit 2.
 	c.fails("404 not_found", "queue", "get", "nope")
-	c.fails("--yes", "purge", "orders")
-	c.fails("--verify is required", "source", "put", "open", "--queue", "orders")
+	c.exits(2, "--yes", "purge", "orders")
+	c.exits(2, "--verify is required", "source", "put", "open", "--queue", "orders")
 	if out := c.ok("purge", "orders", "--yes"); strings.TrimSpace(out) != "purged 1" {
 		t.Fatalf("purge: %q", out)
 	}

@@ -73,18 +73,18 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	for _, h := range headers {
 		k, v, ok := strings.Cut(h, "=")
 		if !ok || strings.TrimSpace(k) == "" {
-			return fmt.Errorf("--header %q: want K=V", h)
+			return usagef("--header %q: want K=V", h)
 		}
 		req.Header.Set(strings.TrimSpace(k), v)
 	}
 	resp, err := hc.Do(req) // #nosec G704 -- the user's --url, see above
 	if err != nil {
-		return fmt.Errorf("POST %s: %w", u, err)
+		return fmt.Errorf("POST %s: %w", redactURL(u), err)
 	}
 	defer resp.Body.Close()
 	answer, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
-		return fmt.Errorf("POST %s: reading the answer: %w", u, err)
+		return fmt.Errorf("POST %s: reading the answer: %w", redactURL(u), err)
 	}
 	if resp.StatusCode >= 300 {
 		return errorOf(resp.StatusCode, answer)
@@ -100,7 +100,7 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 func sendBody(data, file string) ([]byte, error) {
 	switch {
 	case data != "" && file != "":
-		return nil, fmt.Errorf("give --data or --file, not both")
+		return nil, usagef("give --data or --file, not both")
 	case file == "-":
 		return io.ReadAll(io.LimitReader(os.Stdin, 64<<20))
 	case file != "":
@@ -108,7 +108,7 @@ func sendBody(data, file string) ([]byte, error) {
 	case data != "":
 		return []byte(data), nil
 	}
-	return nil, fmt.Errorf("give the body with --data or --file")
+	return nil, usagef("give the body with --data or --file")
 }
 
 // randomEventID is a fresh provider event id, "msg_" and 24 hex digits.

@@ -42,7 +42,8 @@ func runTail(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		"Prints each message of QUEUE as it arrives (meta, then the body; --json: one envelope per line).\n"+
 		"--peek (the default) leases nothing: it shows the ready messages as they appear.\n"+
 		"--ack and --nack lease each message and settle it so; --nack puts it back after the queue's backoff.\n"+
-		"A stream (--via sse) can hold one more lease when tail stops; it comes back after its visibility timeout.", stderr)
+		"--n leaves no lease behind; an interrupt settles the message printed last (one the server sent at that moment\n"+
+		"comes back after its visibility timeout).", stderr)
 	ack := fs.Bool("ack", false, "lease and ack each message (consumes it)")
 	nack := fs.Bool("nack", false, "lease and nack each message (redelivered after the queue's backoff)")
 	peek := fs.Bool("peek", false, "show ready messages without leasing them (the default)")
@@ -65,10 +66,10 @@ func runTail(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 	}
 	if modes > 1 {
-		return errors.New("tail: give one of --ack, --nack, --peek")
+		return usagef("tail: give one of --ack, --nack, --peek")
 	}
 	if *n < 0 {
-		return errors.New("tail: --n must be 0 or more")
+		return usagef("tail: --n must be 0 or more")
 	}
 	c, err := g.api()
 	if err != nil {
@@ -91,7 +92,7 @@ func runTail(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	case "grpc":
 		return t.grpc(ctx, *grpcAddr, *vis)
 	}
-	return fmt.Errorf("tail: --via %q: want sse or grpc", *via)
+	return usagef("tail: --via %q: want sse or grpc", *via)
 }
 
 // done says whether n messages were printed.
@@ -120,7 +121,7 @@ func (t *tailer) print(env tailEnvelope, raw []byte) error {
 	if id := str("replayOf"); id != "" {
 		line += "  replay of " + id
 	}
-	fmt.Fprintf(t.g.out, "%s  %s (%s)\n", line, env.ContentType, t.action)
+	fmt.Fprintf(t.g.out, "%s\n", cell(fmt.Sprintf("%s  %s (%s)", line, env.ContentType, t.action)))
 	switch h := m["headers"].(type) {
 	case map[string]string:
 		printHeaders(t.g.out, h)
@@ -225,6 +226,7 @@ func envelopeOfRecord(r messageJSON) tailEnvelope {
 // sse leases over GET /v1/queues/{q}/stream, one message in flight, and
 // settles each over REST.
 func (t *tailer) sse(ctx context.Context, vis time.Duration) error {
+	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	q := url.Values{"maxInFlight": {"1"}}
@@ -259,7 +261,7 @@ func (t *tailer) sse(ctx context.Context, vis time.Duration) error {
 		case strings.HasPrefix(line, "data:"):
 			data = strings.TrimPrefix(strings.TrimPrefix(line, "data:"), " ")
 		case line == "":
-			if err := t.sseEvent(ctx, event, data); err != nil {
+			if err := t.sseEvent(parent, resp.Body, event, data); err != nil {
 				return err
 			}
 			if t.done() {
@@ -277,7 +279,11 @@ func (t *tailer) sse(ctx context.Context, vis time.Duration) error {
 	return fmt.Errorf("stream %s: the server closed it", t.queue)
 }
 
-func (t *tailer) sseEvent(ctx context.Context, event, data string) error {
+// sseEvent handles one event of stream. A message it prints is settled
+// even when ctx ends meanwhile (an interrupt settles what was shown); the
+// last message of --n is settled after stream is closed, so the credit
+// that frees brings no lease that nobody would read.
+func (t *tailer) sseEvent(ctx context.Context, stream io.Closer, event, data string) error {
 	switch event {
 	case "message":
 		var env tailEnvelope
@@ -287,8 +293,13 @@ func (t *tailer) sseEvent(ctx context.Context, event, data string) error {
 		if err := t.print(env, []byte(data)); err != nil {
 			return err
 		}
+		if t.done() {
+			_ = stream.Close()
+		}
+		settle, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
 		id, _ := env.Meta["deliveryId"].(string)
-		_, err := t.api.call(ctx, "POST", "/v1/queues/"+pathEscape(t.queue)+"/deliveries/"+pathEscape(id)+"/"+t.action, nil, nil)
+		_, err := t.api.call(settle, "POST", "/v1/queues/"+pathEscape(t.queue)+"/deliveries/"+pathEscape(id)+"/"+t.action, nil, nil)
 		return err
 	case "error":
 		return fmt.Errorf("stream %s: %w", t.queue, errorOf(http.StatusServiceUnavailable, []byte(data)))
@@ -321,11 +332,14 @@ func (t *tailer) grpc(ctx context.Context, addr string, vis time.Duration) error
 			if err := t.print(envelopeOfDelivery(d), nil); err != nil {
 				return err
 			}
+			// An interrupt after the print still settles the message.
+			settle, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 			if t.action == "ack" {
-				err = c.Ack(ctx, t.queue, d.Meta.DeliveryID)
+				err = c.Ack(settle, t.queue, d.Meta.DeliveryID)
 			} else {
-				err = c.Nack(ctx, t.queue, d.Meta.DeliveryID, hqclient.NackOptions{})
+				err = c.Nack(settle, t.queue, d.Meta.DeliveryID, hqclient.NackOptions{})
 			}
+			cancel()
 			if err != nil {
 				return clientError(err)
 			}
@@ -364,7 +378,7 @@ func (t *tailer) grpcAddr(ctx context.Context) (string, error) {
 	leader := ""
 	for _, n := range v.Nodes {
 		if n.GRPCAddr != "" && sameHostPort(n.HTTPAddr, host) {
-			return n.GRPCAddr, nil
+			return grpcTarget(host, n.GRPCAddr)
 		}
 		if n.ID == v.Leader {
 			leader = n.GRPCAddr
@@ -373,7 +387,30 @@ func (t *tailer) grpcAddr(ctx context.Context) (string, error) {
 	if leader == "" {
 		return "", errors.New("no gRPC address in GET /v1/cluster: give --grpc host:port")
 	}
-	return leader, nil
+	return grpcTarget(host, leader)
+}
+
+// grpcTarget is the address to dial for a gRPC address a node reported,
+// seen through --url's host: a wildcard listen address (0.0.0.0, ::, none)
+// takes --url's host name; a loopback one is only dialed when --url is on
+// loopback too, else it would reach a process of this machine instead.
+func grpcTarget(urlHost, reported string) (string, error) {
+	h, port, err := net.SplitHostPort(reported)
+	if err != nil {
+		return "", fmt.Errorf("gRPC address %q in GET /v1/cluster: %w; give --grpc host:port", reported, err)
+	}
+	uh := urlHost
+	if hh, _, err := net.SplitHostPort(urlHost); err == nil {
+		uh = hh
+	}
+	uh = strings.Trim(uh, "[]")
+	if ip := net.ParseIP(h); h == "" || (ip != nil && ip.IsUnspecified()) {
+		return net.JoinHostPort(uh, port), nil
+	}
+	if isLoopback(h) && !isLoopback(uh) {
+		return "", fmt.Errorf("the node's gRPC address %s is on its loopback, out of reach from %s: give --grpc host:port", reported, uh)
+	}
+	return reported, nil
 }
 
 func sameHostPort(a, b string) bool {

@@ -20,7 +20,8 @@ func main() {
 	defer stop()
 	err := Run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	code := exitCode(err)
-	if code == 1 {
+	var ue usageError
+	if code == 1 || errors.As(err, &ue) {
 		fmt.Fprintln(os.Stderr, "hookq:", err)
 	}
 	stop()
@@ -37,6 +38,14 @@ type flagError struct{ error }
 
 func (e flagError) Unwrap() error { return e.error }
 
+// usageError is a command line refused after its flags parsed (a
+// missing or conflicting flag): main prints it and exits 2.
+type usageError struct{ error }
+
+func (e usageError) Unwrap() error { return e.error }
+
+func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
+
 // parseFlags parses args into fs: -h and --help give flag.ErrHelp (the
 // usage went to fs's output), any other refusal a flagError.
 func parseFlags(fs *flag.FlagSet, args []string) error {
@@ -52,10 +61,11 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 // (printed by then), 1 for a failure (printed by main).
 func exitCode(err error) int {
 	var fe flagError
+	var ue usageError
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
 		return 0
-	case errors.Is(err, errUsage), errors.As(err, &fe):
+	case errors.Is(err, errUsage), errors.As(err, &fe), errors.As(err, &ue):
 		return 2
 	}
 	return 1

@@ -46,6 +46,7 @@ type proc struct {
 	http   string
 	raft   string
 	grpc   string
+	runMu  sync.Mutex // guards cmd and exited: a load goroutine asks alive() while the test restarts the node
 	cmd    *exec.Cmd
 	exited chan struct{}
 	logMu  sync.Mutex
@@ -64,40 +65,52 @@ func newProc(t testing.TB, id string, extra ...string) *proc {
 
 func (p *proc) start() {
 	p.t.Helper()
-	p.cmd = exec.Command(binary, p.args...)
+	cmd := exec.Command(binary, p.args...)
 	w := &lockedWriter{mu: &p.logMu, w: &p.logs}
-	p.cmd.Stdout, p.cmd.Stderr = w, w
-	if err := p.cmd.Start(); err != nil {
+	cmd.Stdout, cmd.Stderr = w, w
+	if err := cmd.Start(); err != nil {
 		p.t.Fatalf("start %s: %v", p.id, err)
 	}
-	p.exited = make(chan struct{})
+	exited := make(chan struct{})
 	go func(c *exec.Cmd, done chan struct{}) {
 		c.Wait()
 		close(done)
-	}(p.cmd, p.exited)
+	}(cmd, exited)
+	p.runMu.Lock()
+	p.cmd, p.exited = cmd, exited
+	p.runMu.Unlock()
 	p.t.Cleanup(p.kill)
+}
+
+// running is the current process and its exit channel.
+func (p *proc) running() (*exec.Cmd, chan struct{}) {
+	p.runMu.Lock()
+	defer p.runMu.Unlock()
+	return p.cmd, p.exited
 }
 
 // kill sends SIGKILL to our own process and waits for it.
 func (p *proc) kill() {
-	if p.cmd == nil || p.cmd.Process == nil {
+	cmd, exited := p.running()
+	if cmd == nil || cmd.Process == nil {
 		return
 	}
 	select {
-	case <-p.exited:
+	case <-exited:
 		return
 	default:
 	}
-	p.cmd.Process.Signal(syscall.SIGKILL)
-	<-p.exited
+	cmd.Process.Signal(syscall.SIGKILL)
+	<-exited
 }
 
 func (p *proc) alive() bool {
-	if p.cmd == nil {
+	cmd, exited := p.running()
+	if cmd == nil {
 		return false
 	}
 	select {
-	case <-p.exited:
+	case <-exited:
 		return false
 	default:
 		return true
