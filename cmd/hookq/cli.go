@@ -328,6 +328,10 @@ func ptr(s *string) string {
 // errNeedYes refuses a destructive command without --yes.
 var errNeedYes = usageError{errors.New("this removes messages: add --yes to go ahead")}
 
+// errReplayAllNeedsYes: a replay of a whole queue enqueues a copy of every
+// message it holds, which nobody should do by leaving out the ids.
+var errReplayAllNeedsYes = usageError{errors.New("with neither message ids nor --since/--until this replays every message of the queue: add --yes to go ahead")}
+
 // pathEscape escapes one path segment (names are URL-safe already; ids
 // from users may not be).
 func pathEscape(s string) string { return url.PathEscape(s) }

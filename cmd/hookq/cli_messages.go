@@ -208,9 +208,10 @@ var controlEscaper = func() *strings.Replacer {
 }()
 
 func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs, g := newCLIFlags("replay", "replay QUEUE (MESSAGE-ID… | [--since T] [--until T])\n\nEnqueues new copies of messages the queue still holds (acked ones within retention too).\nWith neither ids nor times, every message of the queue.", stderr)
+	fs, g := newCLIFlags("replay", "replay QUEUE (MESSAGE-ID… | [--since T] [--until T])\n\nEnqueues new copies of messages the queue still holds (acked ones within retention too).\nWith neither ids nor times, every message of the queue: that takes --yes.", stderr)
 	since := fs.String("since", "", "RFC 3339 time: messages received at or after it")
 	until := fs.String("until", "", "RFC 3339 time: messages received before it")
+	yes := fs.Bool("yes", false, "with neither ids nor times: really replay every message of the queue")
 	g.out = stdout
 	pos, err := parseCLI(fs, args)
 	if err != nil {
@@ -218,6 +219,9 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	if err := wantArgs(fs, pos, 1, -1); err != nil {
 		return err
+	}
+	if len(pos) == 1 && *since == "" && *until == "" && !*yes {
+		return errReplayAllNeedsYes
 	}
 	body := map[string]any{}
 	if len(pos) > 1 {
