@@ -86,23 +86,14 @@ func (s *Server) handleSourceTest(w http.ResponseWriter, r *http.Request) {
 	}
 	id := testEventPrefix + hex.EncodeToString(rnd[:])
 	now := time.Now().UTC()
-	switch cfg.Verify.Type {
-	case ingest.TypeDiscord, ingest.TypeSendGrid:
+	if ingest.PublicKeyVerified(cfg.Verify.Type) {
 		s.writeError(w, r, badRequest("source %q verifies with the provider's public key: only the provider can sign a test webhook for it", name))
 		return
 	}
-	sample := map[string]any{
+	body, err := json.Marshal(ingest.SampleBody(cfg.Verify.Type, map[string]any{
 		"id": id, "event_id": id, "type": "hookq.test", "source": name, "sentAt": now.Format(time.RFC3339Nano),
 		"data": map[string]any{"message": "a test webhook sent from the hookq console"},
-	}
-	if cfg.Verify.Type == ingest.TypeMSGraph {
-		// Graph posts change notifications in a "value" list; SignRequest
-		// puts the clientState into each.
-		sample = map[string]any{"value": []any{map[string]any{
-			"id": id, "subscriptionId": "hookq-test", "changeType": "created", "resource": "hookq.test", "source": name,
-		}}}
-	}
-	body, err := json.Marshal(sample)
+	}))
 	if err != nil {
 		s.writeError(w, r, err)
 		return

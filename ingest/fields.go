@@ -47,3 +47,20 @@ func VerifyFields(t string) []string {
 	}
 	return []string{FieldSecrets}
 }
+
+// PublicKeyVerified reports whether sources of verify.type t hold the
+// provider's public key (discord, sendgrid): their secrets verify but
+// cannot sign, so only the provider can send them a webhook.
+func PublicKeyVerified(t string) bool { return t == TypeDiscord || t == TypeSendGrid }
+
+// SampleBody is a body of the shape sources of verify.type t accept,
+// carrying event: Microsoft Graph only posts change notifications in a
+// "value" list (whose items SignRequest gives the clientState), so for
+// msgraph event is the one item of that list; any other type takes event
+// as it is.
+func SampleBody(t string, event map[string]any) map[string]any {
+	if t == TypeMSGraph {
+		return map[string]any{"value": []any{event}}
+	}
+	return event
+}

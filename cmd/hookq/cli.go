@@ -46,8 +46,8 @@ func envOr(key, def string) string {
 }
 
 // newCLIFlags is a command's flag set with the global flags on it.
-func newCLIFlags(name, usage string, stderr io.Writer) (*flag.FlagSet, *cliGlobals) {
-	g := &cliGlobals{err: stderr}
+func newCLIFlags(name, usage string, stdout, stderr io.Writer) (*flag.FlagSet, *cliGlobals) {
+	g := &cliGlobals{out: stdout, err: stderr}
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&g.url, "url", envOr("HOOKQ_URL", "http://127.0.0.1:8080"), "base URL of a hookq node's HTTP API (env HOOKQ_URL)")
@@ -75,6 +75,16 @@ func parseCLI(fs *flag.FlagSet, args []string) ([]string, error) {
 		}
 		pos, args = append(pos, args[0]), args[1:]
 	}
+}
+
+// parseArgs is parseCLI, then wantArgs: the positional arguments of a
+// command that takes between min and max of them (max < 0: no limit).
+func parseArgs(fs *flag.FlagSet, args []string, min, max int) ([]string, error) {
+	pos, err := parseCLI(fs, args)
+	if err != nil {
+		return nil, err
+	}
+	return pos, wantArgs(fs, pos, min, max)
 }
 
 // wantArgs checks the number of positional arguments.

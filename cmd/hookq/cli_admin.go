@@ -76,7 +76,7 @@ func subcommand(cmd string, subs, args []string, stderr io.Writer) (string, []st
 }
 
 func queuePut(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs, g := newCLIFlags("queue put", "queue put NAME [flags]\n\nCreates or replaces a queue. PUT replaces every setting: one not given takes its default.", stderr)
+	fs, g := newCLIFlags("queue put", "queue put NAME [flags]\n\nCreates or replaces a queue. PUT replaces every setting: one not given takes its default.", stdout, stderr)
 	vis := fs.String("visibility", "", "lease length when the consumer asks for none, 1s..12h (default 30s)")
 	maxAttempts := fs.Int64("max-attempts", 0, "deliveries before a nack or expiry dead-letters the message; 0 = unlimited (default 5)")
 	var backoff stringList
@@ -84,12 +84,8 @@ func queuePut(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	retention := fs.String("retention", "", "how long acked messages stay readable and replayable (default 24h)")
 	maxDepth := fs.Int64("max-depth", 0, "ingest answers 503 queue_full at this many ready+in-flight+delayed (default 1000000)")
 	dlq := fs.String("dlq", "", `dead-letter queue; "" drops dead letters (default NAME.dlq)`)
-	g.out = stdout
-	pos, err := parseCLI(fs, args)
+	pos, err := parseArgs(fs, args, 1, 1)
 	if err != nil {
-		return err
-	}
-	if err := wantArgs(fs, pos, 1, 1); err != nil {
 		return err
 	}
 	body := map[string]any{}
@@ -133,13 +129,8 @@ func createdOrUpdated(status int) string {
 
 // adminList GETs a list and prints it (raw JSON with --json).
 func adminList(ctx context.Context, usage, path string, args []string, stdout, stderr io.Writer, print func(*cliGlobals, []byte) error) error {
-	fs, g := newCLIFlags(usage, usage, stderr)
-	g.out = stdout
-	pos, err := parseCLI(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := wantArgs(fs, pos, 0, 0); err != nil {
+	fs, g := newCLIFlags(usage, usage, stdout, stderr)
+	if _, err := parseArgs(fs, args, 0, 0); err != nil {
 		return err
 	}
 	c, err := g.api()
@@ -158,13 +149,9 @@ func adminList(ctx context.Context, usage, path string, args []string, stdout, s
 
 // adminGet GETs prefix+NAME and prints it.
 func adminGet(ctx context.Context, usage, prefix string, args []string, stdout, stderr io.Writer, print func(*cliGlobals, []byte) error) error {
-	fs, g := newCLIFlags(usage, usage, stderr)
-	g.out = stdout
-	pos, err := parseCLI(fs, args)
+	fs, g := newCLIFlags(usage, usage, stdout, stderr)
+	pos, err := parseArgs(fs, args, 1, 1)
 	if err != nil {
-		return err
-	}
-	if err := wantArgs(fs, pos, 1, 1); err != nil {
 		return err
 	}
 	c, err := g.api()
@@ -183,13 +170,9 @@ func adminGet(ctx context.Context, usage, prefix string, args []string, stdout, 
 
 // adminDelete DELETEs prefix+NAME.
 func adminDelete(ctx context.Context, usage, prefix, what string, args []string, stdout, stderr io.Writer) error {
-	fs, g := newCLIFlags(usage, usage, stderr)
-	g.out = stdout
-	pos, err := parseCLI(fs, args)
+	fs, g := newCLIFlags(usage, usage, stdout, stderr)
+	pos, err := parseArgs(fs, args, 1, 1)
 	if err != nil {
-		return err
-	}
-	if err := wantArgs(fs, pos, 1, 1); err != nil {
 		return err
 	}
 	c, err := g.api()
@@ -293,7 +276,7 @@ func runSource(ctx context.Context, args []string, stdout, stderr io.Writer) err
 }
 
 func sourcePut(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs, g := newCLIFlags("source put", "source put NAME --queue Q [flags]\n\nCreates or replaces a source (secrets included: give every secret to keep). The queues must exist.", stderr)
+	fs, g := newCLIFlags("source put", "source put NAME --queue Q [flags]\n\nCreates or replaces a source (secrets included: give every secret to keep). The queues must exist.", stdout, stderr)
 	var queues stringList
 	var secrets repeatList
 	fs.Var(&queues, "queue", "queue the source feeds (repeat, or comma-separated; required)")
@@ -307,12 +290,8 @@ func sourcePut(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	dedup := fs.String("dedup", "", "dedup key: provider|none|header:<Name>|json:<pointer> (default provider)")
 	window := fs.String("dedup-window", "", "how long a dedup key is remembered (default 24h)")
 	maxBody := fs.Int64("max-body", 0, "largest body in bytes, up to 16 MiB (default 1 MiB)")
-	g.out = stdout
-	pos, err := parseCLI(fs, args)
+	pos, err := parseArgs(fs, args, 1, 1)
 	if err != nil {
-		return err
-	}
-	if err := wantArgs(fs, pos, 1, 1); err != nil {
 		return err
 	}
 	if *verify == "" {
@@ -404,15 +383,11 @@ func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 }
 
 func tokenCreate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs, g := newCLIFlags("token create", "token create NAME --scope S [--scope S…]\n\nCreates a token and prints it, once: hookq keeps only its hash.", stderr)
+	fs, g := newCLIFlags("token create", "token create NAME --scope S [--scope S…]\n\nCreates a token and prints it, once: hookq keeps only its hash.", stdout, stderr)
 	var scopes stringList
 	fs.Var(&scopes, "scope", "admin, consume:<queue|*>, read:<queue|*> or publish:<queue|*> (repeat, or comma-separated)")
-	g.out = stdout
-	pos, err := parseCLI(fs, args)
+	pos, err := parseArgs(fs, args, 1, 1)
 	if err != nil {
-		return err
-	}
-	if err := wantArgs(fs, pos, 1, 1); err != nil {
 		return err
 	}
 	c, err := g.api()

@@ -47,16 +47,12 @@ type deadLetterJSON struct {
 }
 
 func runMessages(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs, g := newCLIFlags("messages", "messages QUEUE [--state S] [--limit N] [--after ID]\n\nLists a queue's messages, newest first.", stderr)
+	fs, g := newCLIFlags("messages", "messages QUEUE [--state S] [--limit N] [--after ID]\n\nLists a queue's messages, newest first.", stdout, stderr)
 	state := fs.String("state", "", "only ready, inflight, delayed or acked messages")
 	limit := fs.Int("limit", 20, "messages per page, 1..1000")
 	after := fs.String("after", "", "the page after this messageId (the \"next\" of a previous page)")
-	g.out = stdout
-	pos, err := parseCLI(fs, args)
+	pos, err := parseArgs(fs, args, 1, 1)
 	if err != nil {
-		return err
-	}
-	if err := wantArgs(fs, pos, 1, 1); err != nil {
 		return err
 	}
 	q := url.Values{"limit": {strconv.Itoa(*limit)}}
@@ -102,13 +98,9 @@ func runMessage(ctx context.Context, args []string, stdout, stderr io.Writer) (e
 	if _, args, err = subcommand("message", []string{"get"}, args, stderr); err != nil {
 		return err
 	}
-	fs, g := newCLIFlags("message get", "message get QUEUE MESSAGE-ID\n\nShows one message: its meta, delivery history and body.", stderr)
-	g.out = stdout
-	pos, err := parseCLI(fs, args)
+	fs, g := newCLIFlags("message get", "message get QUEUE MESSAGE-ID\n\nShows one message: its meta, delivery history and body.", stdout, stderr)
+	pos, err := parseArgs(fs, args, 2, 2)
 	if err != nil {
-		return err
-	}
-	if err := wantArgs(fs, pos, 2, 2); err != nil {
 		return err
 	}
 	c, err := g.api()
@@ -208,16 +200,12 @@ var controlEscaper = func() *strings.Replacer {
 }()
 
 func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs, g := newCLIFlags("replay", "replay QUEUE (MESSAGE-ID… | [--since T] [--until T])\n\nEnqueues new copies of messages the queue still holds (acked ones within retention too).\nWith neither ids nor times, every message of the queue: that takes --yes.", stderr)
+	fs, g := newCLIFlags("replay", "replay QUEUE (MESSAGE-ID… | [--since T] [--until T])\n\nEnqueues new copies of messages the queue still holds (acked ones within retention too).\nWith neither ids nor times, every message of the queue: that takes --yes.", stdout, stderr)
 	since := fs.String("since", "", "RFC 3339 time: messages received at or after it")
 	until := fs.String("until", "", "RFC 3339 time: messages received before it")
 	yes := fs.Bool("yes", false, "with neither ids nor times: really replay every message of the queue")
-	g.out = stdout
-	pos, err := parseCLI(fs, args)
+	pos, err := parseArgs(fs, args, 1, -1)
 	if err != nil {
-		return err
-	}
-	if err := wantArgs(fs, pos, 1, -1); err != nil {
 		return err
 	}
 	if len(pos) == 1 && *since == "" && *until == "" && !*yes {
@@ -237,13 +225,9 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 }
 
 func runRedrive(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs, g := newCLIFlags("redrive", "redrive DLQ [MESSAGE-ID…]\n\nMoves dead-lettered messages back to their origin queues (all of them without ids).", stderr)
-	g.out = stdout
-	pos, err := parseCLI(fs, args)
+	fs, g := newCLIFlags("redrive", "redrive DLQ [MESSAGE-ID…]\n\nMoves dead-lettered messages back to their origin queues (all of them without ids).", stdout, stderr)
+	pos, err := parseArgs(fs, args, 1, -1)
 	if err != nil {
-		return err
-	}
-	if err := wantArgs(fs, pos, 1, -1); err != nil {
 		return err
 	}
 	body := map[string]any{}
@@ -254,14 +238,10 @@ func runRedrive(ctx context.Context, args []string, stdout, stderr io.Writer) er
 }
 
 func runPurge(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs, g := newCLIFlags("purge", "purge QUEUE --yes\n\nRemoves the queue's ready, delayed and in-flight messages (acked ones stay for retention).", stderr)
+	fs, g := newCLIFlags("purge", "purge QUEUE --yes\n\nRemoves the queue's ready, delayed and in-flight messages (acked ones stay for retention).", stdout, stderr)
 	yes := fs.Bool("yes", false, "really remove them")
-	g.out = stdout
-	pos, err := parseCLI(fs, args)
+	pos, err := parseArgs(fs, args, 1, 1)
 	if err != nil {
-		return err
-	}
-	if err := wantArgs(fs, pos, 1, 1); err != nil {
 		return err
 	}
 	if !*yes {
@@ -301,8 +281,7 @@ func runCluster(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		"transfer": "cluster transfer [NODE-ID]\n\nHands leadership to NODE-ID, or to any other voter.",
 		"remove":   "cluster remove NODE-ID\n\nRemoves a node from the cluster.",
 	}[sub]
-	fs, g := newCLIFlags("cluster "+sub, usage, stderr)
-	g.out = stdout
+	fs, g := newCLIFlags("cluster "+sub, usage, stdout, stderr)
 	pos, err := parseCLI(fs, args)
 	if err != nil {
 		return err

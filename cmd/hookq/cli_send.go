@@ -18,7 +18,7 @@ import (
 func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs, g := newCLIFlags("send", "send SOURCE (--data JSON | --file F) [--provider P --secret S] [--header K=V…]\n\n"+
 		"Signs a webhook the way the provider would and POSTs it to /hooks/SOURCE, then prints the answer:\n"+
-		"the local-dev tool for testing a receiver end to end. A refused webhook exits 1.", stderr)
+		"the local-dev tool for testing a receiver end to end. A refused webhook exits 1.", stdout, stderr)
 	provider := fs.String("provider", "none", "sign like this verify.type: "+strings.Join(ingest.Types(), "|"))
 	secret := fs.String("secret", "", "the source's secret (standard: whsec_…; basic: user:password; discord: the app's private key seed in hex; sendgrid: the base64 PKCS#8 private key)")
 	sigHeader := fs.String("sig-header", "", "hmac: the signature header")
@@ -31,12 +31,8 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	eventID := fs.String("event-id", "", "the provider's event id (standard: webhook-id; github: X-GitHub-Delivery; shopify: X-Shopify-Event-Id); default: a random one")
 	var headers repeatList
 	fs.Var(&headers, "header", "an extra request header K=V (repeat)")
-	g.out = stdout
-	pos, err := parseCLI(fs, args)
+	pos, err := parseArgs(fs, args, 1, 1)
 	if err != nil {
-		return err
-	}
-	if err := wantArgs(fs, pos, 1, 1); err != nil {
 		return err
 	}
 	body, err := sendBody(*data, *file)

@@ -43,7 +43,7 @@ func runTail(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		"--peek (the default) leases nothing: it shows the ready messages as they appear.\n"+
 		"--ack and --nack lease each message and settle it so; --nack puts it back after the queue's backoff.\n"+
 		"--n leaves no lease behind; an interrupt settles the message printed last (one the server sent at that moment\n"+
-		"comes back after its visibility timeout).", stderr)
+		"comes back after its visibility timeout).", stdout, stderr)
 	ack := fs.Bool("ack", false, "lease and ack each message (consumes it)")
 	nack := fs.Bool("nack", false, "lease and nack each message (redelivered after the queue's backoff)")
 	peek := fs.Bool("peek", false, "show ready messages without leasing them (the default)")
@@ -51,12 +51,8 @@ func runTail(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	via := fs.String("via", "sse", "with --ack or --nack, lease over sse (the HTTP stream) or grpc (api/client)")
 	grpcAddr := fs.String("grpc", "", "--via grpc: the node's gRPC host:port (default: looked up in GET /v1/cluster)")
 	vis := fs.Duration("visibility", 0, "lease length (default: the queue's)")
-	g.out = stdout
-	pos, err := parseCLI(fs, args)
+	pos, err := parseArgs(fs, args, 1, 1)
 	if err != nil {
-		return err
-	}
-	if err := wantArgs(fs, pos, 1, 1); err != nil {
 		return err
 	}
 	modes := 0

@@ -23,7 +23,7 @@ func TestHoistGlobalsMovesLeadingGlobalFlagsToTheEnd(t *testing.T) {
 }
 
 func TestParseCLITakesFlagsAnywhere(t *testing.T) {
-	fs, g := newCLIFlags("x", "x", io.Discard)
+	fs, g := newCLIFlags("x", "x", io.Discard, io.Discard)
 	vis := fs.String("visibility", "", "")
 	var scopes stringList
 	fs.Var(&scopes, "scope", "")
